@@ -1,0 +1,138 @@
+"""Pure Redis artefacts for the session store: redis.conf, the auth include, and the server args.
+
+Nothing here imports pulumi. The RedisSessionStore component (components/redis.py) puts
+``redis_conf()`` in the ConfigMap ``<name>-config`` mounted at CONFIG_DIR, ``auth_conf()`` in the
+Secret ``<name>-auth`` (key SECRET_AUTH_CONF_KEY) mounted at AUTH_DIR, and runs the container with
+``server_args()``. The real-server tests start Debian's redis-server from exactly these strings, so
+whatever is rendered here must be accepted by both the pinned image (Redis 8.2) and Debian 12's
+redis-server (7.0.x): only directives that exist in 7.0 are used.
+"""
+
+from __future__ import annotations
+
+# Official image, pinned to a patch release and a Debian base (never a moving tag). 8.2.2 carries
+# the fixes for the 2025 Lua CVEs (CVE-2025-49844 and friends).
+REDIS_IMAGE = "redis:8.2.2-bookworm"
+REDIS_PORT = 6379
+
+CONFIG_DIR = "/etc/redis"
+"""Where the ConfigMap with redis.conf is mounted (read-only)."""
+DATA_DIR = "/data"
+"""Redis's working directory: the append-only files live here (a PersistentVolume in a pod)."""
+AUTH_DIR = "/etc/redis-auth"
+"""Where the Secret with the auth include is mounted (read-only)."""
+
+CONFIG_FILE = "redis.conf"
+"""ConfigMap key and file name of the main configuration."""
+SECRET_PASSWORD_KEY = "password"
+"""Secret key holding the bare password (what clients such as Spring Session read)."""
+SECRET_AUTH_CONF_KEY = "auth.conf"
+"""Secret key holding the ``requirepass`` line that redis.conf includes."""
+
+CONFIG_PATH = f"{CONFIG_DIR}/{CONFIG_FILE}"
+AUTH_CONF_PATH = f"{AUTH_DIR}/{SECRET_AUTH_CONF_KEY}"
+
+# Characters that may appear unescaped inside a double-quoted redis.conf argument. Everything else
+# (quotes, backslashes, spaces, control and non-ASCII bytes) is written as \xHH, which Redis's
+# config parser (sdssplitargs) decodes back to the same byte.
+_SAFE_PASSWORD_CHARS = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'()*+,-./:;<=>?@[]^_`{|}~"
+)
+
+
+def redis_conf(maxmemory_mb: int) -> str:
+    """The complete redis.conf for a session store limited to ``maxmemory_mb`` MiB of data.
+
+    The container's memory limit must leave room above this for Redis's own overhead and for the
+    copy-on-write pages of the forked AOF rewrite (roughly 1.5-2x maxmemory under write load).
+    """
+    if isinstance(maxmemory_mb, bool) or not isinstance(maxmemory_mb, int) or maxmemory_mb < 1:
+        raise ValueError(f"maxmemory_mb must be an integer >= 1, got {maxmemory_mb!r}")
+    return f"""\
+# redis.conf rendered by sessionstack (components/redis_config.py); do not edit in the pod.
+
+# --- network -----------------------------------------------------------------------------------
+# A pod has its own network namespace: listen on every address of the pod (IPv4, and IPv6 when the
+# pod has it; the '-' makes a missing IPv6 stack non-fatal). Who may connect is decided by the
+# NetworkPolicy and by the password, not by the bind address.
+bind * -::*
+port {REDIS_PORT}
+# Defence in depth: if the password ever failed to load, protected mode refuses every client that
+# is not on loopback instead of serving an open session store.
+protected-mode yes
+tcp-keepalive 60
+timeout 0
+
+# --- process -----------------------------------------------------------------------------------
+daemonize no
+supervised no
+loglevel notice
+# Log to stdout, where the kubelet collects it.
+logfile ""
+databases 1
+
+# --- persistence -------------------------------------------------------------------------------
+# Sessions must survive a restart of the Redis pod: every write goes to the append-only file in
+# {DATA_DIR}, fsynced once per second. A graceful stop (SIGTERM) flushes and fsyncs the AOF, so a
+# rolling restart loses nothing; a crash loses at most the last second of session writes.
+# ('always' would fsync on every request and tie request latency to the volume's fsync latency.)
+dir {DATA_DIR}
+appendonly yes
+appendfilename "appendonly.aof"
+appenddirname "appendonlydir"
+appendfsync everysec
+aof-use-rdb-preamble yes
+aof-load-truncated yes
+auto-aof-rewrite-percentage 100
+auto-aof-rewrite-min-size 64mb
+# No RDB snapshots besides the AOF: one persistence path, one set of files to reason about.
+save ""
+
+# --- memory ------------------------------------------------------------------------------------
+maxmemory {maxmemory_mb}mb
+# noeviction: when the store is full, writes fail with an OOM error and the application answers
+# with an error the user and the monitoring see. Every other policy makes room by deleting keys,
+# and every Spring Session key carries a TTL, so volatile-lru/lfu/ttl/random (and allkeys-*) would
+# pick live sessions and log users out without any error anywhere. Expired sessions still leave by
+# TTL, so a full store frees itself as sessions time out.
+maxmemory-policy noeviction
+
+# --- hardening ---------------------------------------------------------------------------------
+enable-protected-configs no
+enable-debug-command no
+enable-module-command no
+
+# --- authentication ----------------------------------------------------------------------------
+# The password lives in a Secret mounted at {AUTH_DIR}, never in this ConfigMap. Included last so
+# nothing above can override it; a missing file stops Redis at start-up rather than running open.
+include {AUTH_CONF_PATH}
+"""
+
+
+def _quote_password(password: str) -> str:
+    out = []
+    for byte in password.encode("utf-8"):
+        char = chr(byte)
+        out.append(char if char in _SAFE_PASSWORD_CHARS else f"\\x{byte:02x}")
+    return '"' + "".join(out) + '"'
+
+
+def auth_conf(password: str) -> str:
+    """The auth include (Secret key SECRET_AUTH_CONF_KEY): ``requirepass`` for the default user.
+
+    The password is double-quoted with anything outside printable ASCII punctuation and
+    alphanumerics escaped as ``\\xHH``, so any byte string round-trips through the config parser.
+    """
+    if not isinstance(password, str) or not password:
+        raise ValueError("password must be a non-empty string")
+    return f"# sessionstack: Redis password (from a Secret, never a ConfigMap)\nrequirepass {_quote_password(password)}\n"
+
+
+def server_args() -> list[str]:
+    """Container command to start Redis from the rendered files.
+
+    ``redis-server`` as first word keeps the official image's entrypoint behaviour (drop to the
+    ``redis`` user when started as root); the single argument is the mounted redis.conf, which
+    includes the auth file itself.
+    """
+    return ["redis-server", CONFIG_PATH]
