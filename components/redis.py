@@ -1,0 +1,213 @@
+"""RedisSessionStore: the twelve-factor session store, in the cluster.
+
+A StatefulSet with its governing headless Service (stable pod DNS, the thing field setups forget),
+a client Service, a PersistentVolumeClaim per pod for the append-only file, redis.conf from a
+ConfigMap and the password from a generated Secret (the requirepass line reaches Redis as an
+included file from that Secret, so no ConfigMap and no command line ever holds it), probes, a
+PDB, a NetworkPolicy that admits only the session clients, and a non-root, read-only container.
+The AWS counterpart with the same outputs is ``components.elasticache.ElastiCacheSessionStore``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from components import k8s_common
+from components.redis_config import (
+    AUTH_DIR,
+    CONFIG_DIR,
+    CONFIG_FILE,
+    DATA_DIR,
+    REDIS_IMAGE,
+    REDIS_PORT,
+    SECRET_AUTH_CONF_KEY,
+    SECRET_PASSWORD_KEY,
+    auth_conf,
+    redis_conf,
+    server_args,
+)
+
+REDIS_UID = 999
+"""uid/gid of the `redis` user in the official image."""
+_QUANTITY = re.compile(r"^[1-9][0-9]*(Mi|Gi|Ti)$")
+
+
+@dataclass(frozen=True)
+class RedisSessionStoreArgs:
+    namespace: pulumi.Input[str]
+    storage: str = "1Gi"
+    """PersistentVolumeClaim size for the append-only file."""
+    maxmemory_mb: int = 256
+    """Redis maxmemory; the container limit is twice this for the AOF rewrite's copy-on-write."""
+    image: str = REDIS_IMAGE
+    storage_class_name: str | None = None
+    """None: the cluster's default StorageClass."""
+    client_labels: Mapping[str, str] = field(default_factory=lambda: {"sessionstack.io/redis-client": "true"})
+    """Pods with these labels (in the same namespace) may connect; nobody else."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.storage, str) or not _QUANTITY.match(self.storage):
+            raise ValueError(f"RedisSessionStoreArgs.storage must be a quantity such as 512Mi or 1Gi, got {self.storage!r}")
+        if isinstance(self.maxmemory_mb, bool) or not isinstance(self.maxmemory_mb, int) or not 16 <= self.maxmemory_mb <= 65536:
+            raise ValueError(f"RedisSessionStoreArgs.maxmemory_mb must be an integer from 16 to 65536, got {self.maxmemory_mb!r}")
+        tag = k8s_common.image_tag(self.image)
+        if "@sha256:" not in self.image and tag in ("", "latest"):
+            raise ValueError(f"RedisSessionStoreArgs.image must be pinned by tag or digest (not ':latest' or untagged), got {self.image!r}")
+        if not self.client_labels:
+            raise ValueError("RedisSessionStoreArgs.client_labels must name at least one label, got {} (an empty selector would admit every pod)")
+
+
+class RedisSessionStore(pulumi.ComponentResource):
+    host: pulumi.Output[str]
+    """Cluster DNS name of the client Service."""
+    port: pulumi.Output[int]
+    tls: pulumi.Output[bool]
+    """False: traffic stays inside the cluster network, guarded by the NetworkPolicy."""
+    password_secret_name: pulumi.Output[str]
+    password_secret_key: pulumi.Output[str]
+    password: pulumi.Output[str]
+    """Secret Output; never export it."""
+    headless_service_name: pulumi.Output[str]
+    statefulset_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: RedisSessionStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        k8s_common.validate_component_name("RedisSessionStore", name)
+        super().__init__("sessionstack:redis:RedisSessionStore", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        selector = k8s_common.selector_labels("redis", name, "session-store")
+        labels = k8s_common.standard_labels("redis", name, "session-store", k8s_common.image_tag(args.image))
+
+        def meta(object_name: str) -> dict[str, Any]:
+            return {"name": object_name, "namespace": args.namespace, "labels": labels}
+
+        password = random.RandomPassword(f"{name}-password", length=40, special=False, opts=child)
+        secret = k8s.core.v1.Secret(
+            f"{name}-auth",
+            metadata=meta(f"{name}-auth"),
+            type="Opaque",
+            string_data={
+                SECRET_PASSWORD_KEY: password.result,
+                SECRET_AUTH_CONF_KEY: password.result.apply(auth_conf),
+            },
+            opts=child,
+        )
+        config = k8s.core.v1.ConfigMap(
+            f"{name}-config", metadata=meta(f"{name}-config"), data={CONFIG_FILE: redis_conf(args.maxmemory_mb)}, opts=child
+        )
+        headless = k8s.core.v1.Service(
+            f"{name}-headless",
+            metadata=meta(f"{name}-headless"),
+            spec={"clusterIP": "None", "selector": selector, "ports": [{"name": "redis", "port": REDIS_PORT, "targetPort": "redis"}]},
+            opts=child,
+        )
+        client = k8s.core.v1.Service(
+            f"{name}-client",
+            metadata=meta(name),
+            spec={"type": "ClusterIP", "selector": selector, "ports": [{"name": "redis", "port": REDIS_PORT, "targetPort": "redis"}]},
+            opts=child,
+        )
+        # Probes authenticate with the password from the Secret's env var (not a flag: it
+        # would show in the process list). PING answers PONG only when Redis is serving.
+        ping = ["sh", "-c", 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -h 127.0.0.1 -p %d ping | grep -q PONG' % REDIS_PORT]
+        memory_limit = f"{args.maxmemory_mb * 2 + 64}Mi"
+        claim = {
+            "metadata": {"name": "data", "labels": labels},
+            "spec": {
+                "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": args.storage}},
+                **({"storageClassName": args.storage_class_name} if args.storage_class_name else {}),
+            },
+        }
+        statefulset = k8s.apps.v1.StatefulSet(
+            f"{name}-statefulset",
+            metadata=meta(name),
+            spec={
+                "serviceName": headless.metadata.name,
+                "replicas": 1,
+                "selector": {"matchLabels": selector},
+                "podManagementPolicy": "OrderedReady",
+                "updateStrategy": {"type": "RollingUpdate"},
+                "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
+                "volumeClaimTemplates": [claim],
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "automountServiceAccountToken": False,
+                        "enableServiceLinks": False,
+                        # SIGTERM makes Redis flush and fsync the AOF; give it time to.
+                        "terminationGracePeriodSeconds": 30,
+                        "securityContext": k8s_common.pod_security_context(REDIS_UID),
+                        "containers": [
+                            {
+                                "name": "redis",
+                                "image": args.image,
+                                "imagePullPolicy": "IfNotPresent",
+                                "args": server_args(),
+                                "env": [{"name": "REDIS_PASSWORD", "valueFrom": {"secretKeyRef": {"name": secret.metadata.name, "key": SECRET_PASSWORD_KEY}}}],
+                                "ports": [{"name": "redis", "containerPort": REDIS_PORT}],
+                                "volumeMounts": [
+                                    {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
+                                    {"name": "auth", "mountPath": AUTH_DIR, "readOnly": True},
+                                    {"name": "data", "mountPath": DATA_DIR},
+                                ],
+                                "resources": {
+                                    "requests": {"cpu": "100m", "memory": memory_limit},
+                                    "limits": {"cpu": "1", "memory": memory_limit},
+                                },
+                                "securityContext": k8s_common.container_security_context(),
+                                "startupProbe": {"exec": {"command": ping}, "periodSeconds": 2, "failureThreshold": 60, "timeoutSeconds": 2},
+                                "readinessProbe": {"exec": {"command": ping}, "periodSeconds": 5, "failureThreshold": 2, "timeoutSeconds": 2},
+                                "livenessProbe": {"tcpSocket": {"port": "redis"}, "periodSeconds": 10, "failureThreshold": 3, "timeoutSeconds": 2},
+                            }
+                        ],
+                        "volumes": [
+                            {"name": "config", "configMap": {"name": config.metadata.name}},
+                            {"name": "auth", "secret": {"secretName": secret.metadata.name, "items": [{"key": SECRET_AUTH_CONF_KEY, "path": SECRET_AUTH_CONF_KEY}], "defaultMode": 0o400}},
+                        ],
+                    },
+                },
+            },
+            opts=child,
+        )
+        # One Redis pod: the PDB cannot keep it running through a node drain, so it admits the
+        # eviction (maxUnavailable 1) rather than blocking maintenance forever; the append-only
+        # file on the volume is what carries the sessions across the restart.
+        k8s.policy.v1.PodDisruptionBudget(
+            f"{name}-pdb", metadata=meta(name), spec={"maxUnavailable": 1, "selector": {"matchLabels": selector}}, opts=child
+        )
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-netpol",
+            metadata=meta(name),
+            spec={
+                "podSelector": {"matchLabels": selector},
+                "policyTypes": ["Ingress"],
+                "ingress": [{"from": [{"podSelector": {"matchLabels": dict(args.client_labels)}}], "ports": [{"port": "redis", "protocol": "TCP"}]}],
+            },
+            opts=child,
+        )
+
+        self.host = pulumi.Output.concat(client.metadata.name, ".", args.namespace, ".svc.cluster.local")
+        self.port = pulumi.Output.from_input(REDIS_PORT)
+        self.tls = pulumi.Output.from_input(False)
+        self.password_secret_name = secret.metadata.name
+        self.password_secret_key = pulumi.Output.from_input(SECRET_PASSWORD_KEY)
+        self.password = pulumi.Output.secret(password.result)
+        self.headless_service_name = headless.metadata.name
+        self.statefulset_name = statefulset.metadata.name
+        self.register_outputs(
+            {
+                "host": self.host,
+                "port": self.port,
+                "tls": self.tls,
+                "password_secret_name": self.password_secret_name,
+                "password_secret_key": self.password_secret_key,
+                "headless_service_name": self.headless_service_name,
+                "statefulset_name": self.statefulset_name,
+            }
+        )

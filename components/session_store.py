@@ -1,0 +1,27 @@
+"""What a session store offers its consumers, whichever implementation is behind it.
+
+The in-cluster ``RedisSessionStore`` and the AWS ``ElastiCacheSessionStore`` both satisfy this
+protocol, so WildflyCluster (and any other consumer) wires itself to either one the same way: host,
+port and TLS flag as plain outputs, the password only as a reference to a Kubernetes Secret in the
+consumer's namespace (and as a secret Output for callers that need the value itself).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import pulumi
+
+
+@runtime_checkable
+class SessionStore(Protocol):
+    host: pulumi.Output[str]
+    """DNS name clients connect to."""
+    port: pulumi.Output[int]
+    tls: pulumi.Output[bool]
+    """Whether clients must speak TLS (ElastiCache transit encryption)."""
+    password_secret_name: pulumi.Output[str]
+    """Kubernetes Secret, in the application namespace, that holds the password."""
+    password_secret_key: pulumi.Output[str]
+    password: pulumi.Output[str]
+    """The password itself, as a secret Output; never export it."""

@@ -1,0 +1,374 @@
+"""WildflyCluster: WildFly HA on Kubernetes with sessions that survive losing a pod.
+
+The known ways this goes wrong, and what this component does instead:
+- JGroups advertising 0.0.0.0: KUBE_PING finds every pod, yet each forms a singleton cluster
+  because peers are told to connect to 0.0.0.0:7600. Here the private interface (the JGroups
+  transport) is bound to the pod IP from the downward API, so the pod IP is what is advertised.
+- KUBE_PING answered 403: the default ServiceAccount may not list pods. Here KUBE_PING runs under
+  its own ServiceAccount with a namespaced Role (pods: get, list) and nothing else.
+- Foreign pods joining: the cluster is closed by JGroups AUTH with a generated shared secret, and
+  KUBE_PING's label selector matches exactly this cluster's pods.
+- Sessions lost on scale-down or rollout: sessions are distributed with two owners; the PDB, the
+  rolling update (never below the desired count) and the HPA's scale-down policy each remove at
+  most one pod at a time, and the preStop delay plus the SIGTERM suspend timeout let a leaving
+  pod finish its requests and hand its sessions over before it stops.
+The text artefacts (jboss-cli script, start script, demo app) come from ``wildfly_config``; the
+real-server tests run the same text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from components import k8s_common
+from components.session_store import SessionStore
+from components.wildfly_config import (
+    DEMO_APP_DIR,
+    DEMO_CONTEXT_PATH,
+    HTTP_PORT,
+    JGROUPS_FD_PORT,
+    JGROUPS_PORT,
+    MANAGEMENT_PORT,
+    PRESTOP_COMMAND,
+    SCRIPTS_DIR,
+    SERVER_BASE_DIR,
+    TERMINATION_GRACE_SECONDS,
+    WILDFLY_IMAGE,
+    Discovery,
+    SessionBackend,
+    demo_app_configmap_data,
+    demo_app_items,
+    scripts_configmap_data,
+    server_args,
+)
+
+WILDFLY_UID = 1000
+"""uid/gid of the `jboss` user in the official image."""
+REDIS_CLIENT_LABEL = "sessionstack.io/redis-client"
+SESSION_HOLDING_LABEL = "sessionstack.io/session-holding"
+SESSION_STRATEGY_ANNOTATION = "sessionstack.io/session-strategy"
+
+
+@dataclass(frozen=True)
+class WildflyClusterArgs:
+    namespace: pulumi.Input[str]
+    replicas: int = 2
+    """Pods in the cluster and the HPA minimum; at least 2 for session failover."""
+    max_replicas: int = 6
+    discovery: Discovery = Discovery.KUBE_PING
+    session_backend: SessionBackend = SessionBackend.INFINISPAN
+    cache_owners: int = 2
+    """Copies of each session in the distributed cache: one pod may die without loss."""
+    demo_app: bool = True
+    """Deploy the session demo WAR from a ConfigMap; False when `image` carries the application."""
+    image: str = WILDFLY_IMAGE
+    session_store: SessionStore | None = None
+    """Required with session_backend redis: where the application keeps its sessions."""
+    spread_topology_keys: tuple[str, ...] = ("kubernetes.io/hostname",)
+    """Spread pods across these topology keys (add topology.kubernetes.io/zone on EKS)."""
+    cpu_request: str = "500m"
+    cpu_limit: str = "2"
+    memory: str = "1536Mi"
+    """Request and limit (equal: the JVM sizes its heap from the limit, and should not be OOM-killed)."""
+    cpu_target_utilization: int = 70
+
+    def __post_init__(self) -> None:
+        _check_int("replicas", self.replicas, 1, 50)
+        _check_int("max_replicas", self.max_replicas, self.replicas, 100)
+        _check_int("cache_owners", self.cache_owners, 1, 10)
+        _check_int("cpu_target_utilization", self.cpu_target_utilization, 10, 100)
+        if not isinstance(self.discovery, Discovery):
+            raise ValueError(f"WildflyClusterArgs.discovery must be one of {[d.value for d in Discovery]}, got {self.discovery!r}")
+        if not isinstance(self.session_backend, SessionBackend):
+            raise ValueError(f"WildflyClusterArgs.session_backend must be one of {[b.value for b in SessionBackend]}, got {self.session_backend!r}")
+        if self.session_backend is SessionBackend.REDIS and self.session_store is None:
+            raise ValueError("WildflyClusterArgs.session_store is required when session_backend is 'redis', got None")
+        if self.session_backend is SessionBackend.INFINISPAN and self.session_store is not None:
+            raise ValueError("WildflyClusterArgs.session_store must be None when session_backend is 'infinispan' (sessions replicate in the cluster)")
+        tag = k8s_common.image_tag(self.image)
+        if "@sha256:" not in self.image and (tag in ("", "latest")):
+            raise ValueError(f"WildflyClusterArgs.image must be pinned by tag or digest (not ':latest' or untagged), got {self.image!r}")
+        if not self.spread_topology_keys:
+            raise ValueError("WildflyClusterArgs.spread_topology_keys must name at least one topology key, got ()")
+
+
+def _check_int(field: str, value: object, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"WildflyClusterArgs.{field} must be an integer from {low} to {high}, got {value!r}")
+
+
+def kube_ping_selector(name: str) -> str:
+    """The KUBE_PING label selector: this cluster's pods and no other."""
+    return ",".join(f"{k}={v}" for k, v in k8s_common.selector_labels("wildfly", name, "was").items())
+
+
+def _config_checksum(*parts: dict[str, str]) -> str:
+    """Changes when any mounted text changes, so the Deployment rolls (ConfigMaps are not watched)."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class WildflyCluster(pulumi.ComponentResource):
+    http_service_name: pulumi.Output[str]
+    """ClusterIP Service that routing sends dynamic requests to."""
+    http_port: pulumi.Output[int]
+    """Port of http_service_name (named `http`)."""
+    deployment_name: pulumi.Output[str]
+    service_account_name: pulumi.Output[str]
+    cluster_secret_name: pulumi.Output[str]
+    """Secret with the JGroups shared secret ('' with the redis backend, which has no cluster)."""
+    demo_path: pulumi.Output[str]
+    """Path of the session demo ('' when the demo app is off)."""
+    pod_labels: pulumi.Output[dict]
+    """Labels that select exactly this cluster's pods (for NetworkPolicies and target groups)."""
+
+    def __init__(self, name: str, args: WildflyClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        k8s_common.validate_component_name("WildflyCluster", name)
+        super().__init__("sessionstack:wildfly:WildflyCluster", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        clustered = args.session_backend is SessionBackend.INFINISPAN
+        kube_ping = clustered and args.discovery is Discovery.KUBE_PING
+        selector = k8s_common.selector_labels("wildfly", name, "was")
+        labels = k8s_common.standard_labels("wildfly", name, "was", k8s_common.image_tag(args.image))
+        pod_labels = {**labels, SESSION_HOLDING_LABEL: "true"}
+        if not clustered:
+            pod_labels[REDIS_CLIENT_LABEL] = "true"
+
+        def meta(object_name: str) -> dict[str, Any]:
+            return {"name": object_name, "namespace": args.namespace, "labels": labels}
+
+        scripts = scripts_configmap_data(args.discovery, args.session_backend, args.cache_owners)
+        scripts_cm = k8s.core.v1.ConfigMap(f"{name}-scripts", metadata=meta(f"{name}-scripts"), data=scripts, opts=child)
+        demo_data = demo_app_configmap_data() if args.demo_app else {}
+        demo_cm = (
+            k8s.core.v1.ConfigMap(f"{name}-demo-app", metadata=meta(f"{name}-demo-app"), data=demo_data, opts=child)
+            if args.demo_app
+            else None
+        )
+
+        env: list[dict[str, Any]] = [
+            {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+            {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+            {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+            {"name": "SESSION_BACKEND", "value": args.session_backend.value},
+            {"name": "SERVER_BASE_DIR", "value": SERVER_BASE_DIR},
+        ]
+        if args.demo_app:
+            env.append({"name": "DEMO_APP_DIR", "value": DEMO_APP_DIR})
+
+        cluster_secret_name: pulumi.Input[str] = ""
+        if clustered:
+            password = random.RandomPassword(f"{name}-jgroups-password", length=32, special=False, opts=child)
+            secret = k8s.core.v1.Secret(
+                f"{name}-jgroups",
+                metadata=meta(f"{name}-jgroups"),
+                type="Opaque",
+                string_data={"password": password.result},
+                opts=child,
+            )
+            cluster_secret_name = secret.metadata.name
+            env += [
+                {"name": "JGROUPS_DISCOVERY", "value": args.discovery.value},
+                {"name": "JGROUPS_CLUSTER_PASSWORD", "valueFrom": {"secretKeyRef": {"name": secret.metadata.name, "key": "password"}}},
+            ]
+            if kube_ping:
+                env.append({"name": "KUBERNETES_LABELS", "value": kube_ping_selector(name)})
+            else:
+                env.append({"name": "JGROUPS_DNS_QUERY", "value": pulumi.Output.concat(name, "-ping.", args.namespace, ".svc.cluster.local")})
+        else:
+            store = args.session_store
+            assert store is not None  # checked in WildflyClusterArgs
+            env += [
+                {"name": "SPRING_DATA_REDIS_HOST", "value": store.host},
+                {"name": "SPRING_DATA_REDIS_PORT", "value": store.port.apply(str)},
+                {"name": "SPRING_DATA_REDIS_SSL_ENABLED", "value": store.tls.apply(lambda t: "true" if t else "false")},
+                {"name": "SPRING_DATA_REDIS_PASSWORD", "valueFrom": {"secretKeyRef": {"name": store.password_secret_name, "key": store.password_secret_key}}},
+            ]
+
+        # KUBE_PING needs to list pods: its own ServiceAccount, a namespaced Role with get/list
+        # on pods and nothing more. Without KUBE_PING the pods never talk to the API server.
+        sa_name = f"{name}-jgroups" if kube_ping else name
+        service_account = k8s.core.v1.ServiceAccount(
+            f"{name}-sa", metadata=meta(sa_name), automount_service_account_token=kube_ping, opts=child
+        )
+        if kube_ping:
+            role = k8s.rbac.v1.Role(
+                f"{name}-pod-reader",
+                metadata=meta(f"{name}-pod-reader"),
+                rules=[{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}],
+                opts=child,
+            )
+            k8s.rbac.v1.RoleBinding(
+                f"{name}-pod-reader",
+                metadata=meta(f"{name}-pod-reader"),
+                role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role.metadata.name},
+                subjects=[{"kind": "ServiceAccount", "name": service_account.metadata.name, "namespace": args.namespace}],
+                opts=child,
+            )
+        if clustered and not kube_ping:
+            # DNS_PING resolves this headless Service; not-ready pods must be listed too, or a
+            # starting pod could never find the cluster it is waiting to join.
+            k8s.core.v1.Service(
+                f"{name}-ping",
+                metadata=meta(f"{name}-ping"),
+                spec={
+                    "clusterIP": "None",
+                    "publishNotReadyAddresses": True,
+                    "selector": selector,
+                    "ports": [{"name": "jgroups", "port": JGROUPS_PORT, "targetPort": "jgroups"}],
+                },
+                opts=child,
+            )
+
+        ports = [
+            {"name": "http", "containerPort": HTTP_PORT},
+            {"name": "management", "containerPort": MANAGEMENT_PORT},
+        ]
+        if clustered:
+            ports += [{"name": "jgroups", "containerPort": JGROUPS_PORT}, {"name": "jgroups-fd", "containerPort": JGROUPS_FD_PORT}]
+
+        volumes = [
+            {"name": "scripts", "configMap": {"name": scripts_cm.metadata.name, "defaultMode": 0o555}},
+            {"name": "server", "emptyDir": {"sizeLimit": "1Gi"}},
+            {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
+        ]
+        mounts = [
+            {"name": "scripts", "mountPath": SCRIPTS_DIR, "readOnly": True},
+            {"name": "server", "mountPath": SERVER_BASE_DIR},
+            {"name": "tmp", "mountPath": "/tmp"},
+        ]
+        if demo_cm is not None:
+            volumes.append({"name": "demo-app", "configMap": {"name": demo_cm.metadata.name, "items": demo_app_items()}})
+            mounts.append({"name": "demo-app", "mountPath": DEMO_APP_DIR, "readOnly": True})
+
+        strategy = "replicated" if clustered else "external-store"
+        container = {
+            "name": "wildfly",
+            "image": args.image,
+            "imagePullPolicy": "IfNotPresent",
+            "command": ["/bin/bash", f"{SCRIPTS_DIR}/start.sh"],
+            "args": server_args(args.session_backend),
+            "env": env,
+            "ports": ports,
+            "volumeMounts": mounts,
+            "resources": {
+                "requests": {"cpu": args.cpu_request, "memory": args.memory},
+                "limits": {"cpu": args.cpu_limit, "memory": args.memory},
+            },
+            "securityContext": k8s_common.container_security_context(),
+            # Boot runs the CLI script first: allow several minutes before liveness applies.
+            "startupProbe": {"httpGet": {"path": "/health/started", "port": "management"}, "periodSeconds": 5, "failureThreshold": 60, "timeoutSeconds": 3},
+            # Ready only once deployments are up and the server is not suspended (on SIGTERM
+            # it suspends first, so it leaves the endpoints before it stops taking requests).
+            "readinessProbe": {"httpGet": {"path": "/health/ready", "port": "management"}, "periodSeconds": 5, "failureThreshold": 2, "timeoutSeconds": 3},
+            "livenessProbe": {"httpGet": {"path": "/health/live", "port": "management"}, "periodSeconds": 10, "failureThreshold": 3, "timeoutSeconds": 5},
+            "lifecycle": {"preStop": {"exec": {"command": PRESTOP_COMMAND}}},
+        }
+        checksum = _config_checksum(scripts, demo_data)
+        deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata=meta(name),
+            spec={
+                "replicas": args.replicas,
+                "selector": {"matchLabels": selector},
+                # Never below the desired count: a new pod must be ready (and have received its
+                # share of sessions) before an old one is asked to leave.
+                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+                "minReadySeconds": 10,
+                "revisionHistoryLimit": 5,
+                "template": {
+                    "metadata": {
+                        "labels": pod_labels,
+                        "annotations": {SESSION_STRATEGY_ANNOTATION: strategy, "sessionstack.io/config-checksum": checksum},
+                    },
+                    "spec": {
+                        "serviceAccountName": service_account.metadata.name,
+                        "automountServiceAccountToken": kube_ping,
+                        "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
+                        "securityContext": k8s_common.pod_security_context(WILDFLY_UID),
+                        "topologySpreadConstraints": k8s_common.spread_constraints(args.spread_topology_keys, selector),
+                        "containers": [container],
+                        "volumes": volumes,
+                    },
+                },
+            },
+            # The HPA owns the replica count once the Deployment exists.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["spec.replicas"]),
+        )
+        service = k8s.core.v1.Service(
+            f"{name}-http",
+            metadata=meta(name),
+            spec={"type": "ClusterIP", "selector": selector, "ports": [{"name": "http", "port": HTTP_PORT, "targetPort": "http"}]},
+            opts=child,
+        )
+        # One voluntary disruption at a time: with two owners per session, losing two pods at
+        # once could lose the sessions they both owned.
+        k8s.policy.v1.PodDisruptionBudget(
+            f"{name}-pdb", metadata=meta(name), spec={"maxUnavailable": 1, "selector": {"matchLabels": selector}}, opts=child
+        )
+        k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            f"{name}-hpa",
+            metadata=meta(name),
+            spec={
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment.metadata.name},
+                "minReplicas": args.replicas,
+                "maxReplicas": args.max_replicas,
+                "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": args.cpu_target_utilization}}}],
+                # Scale down one pod per two minutes, after five calm minutes: the cache needs
+                # time to re-replicate the leaving pod's sessions to their new second owner.
+                "behavior": {
+                    "scaleDown": {"stabilizationWindowSeconds": 300, "policies": [{"type": "Pods", "value": 1, "periodSeconds": 120}]},
+                    "scaleUp": {"stabilizationWindowSeconds": 0, "policies": [{"type": "Pods", "value": 2, "periodSeconds": 60}]},
+                },
+            },
+            opts=child,
+        )
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-netpol",
+            metadata=meta(name),
+            spec={
+                "podSelector": {"matchLabels": selector},
+                "policyTypes": ["Ingress"],
+                "ingress": _ingress_rules(selector, clustered),
+            },
+            opts=child,
+        )
+
+        self.http_service_name = service.metadata.name
+        self.http_port = pulumi.Output.from_input(HTTP_PORT)
+        self.deployment_name = deployment.metadata.name
+        self.service_account_name = service_account.metadata.name
+        self.cluster_secret_name = pulumi.Output.from_input(cluster_secret_name)
+        self.demo_path = pulumi.Output.from_input(DEMO_CONTEXT_PATH if args.demo_app else "")
+        self.pod_labels = pulumi.Output.from_input(selector)
+        self.register_outputs(
+            {
+                "http_service_name": self.http_service_name,
+                "http_port": self.http_port,
+                "deployment_name": self.deployment_name,
+                "service_account_name": self.service_account_name,
+                "cluster_secret_name": self.cluster_secret_name,
+                "demo_path": self.demo_path,
+                "pod_labels": self.pod_labels,
+            }
+        )
+
+
+def _ingress_rules(selector: dict[str, str], clustered: bool) -> list[dict[str, Any]]:
+    """HTTP and health checks from anywhere in the cluster (router, ALB, kubelet); JGroups only
+    from this cluster's own pods."""
+    rules: list[dict[str, Any]] = [{"ports": [{"port": "http", "protocol": "TCP"}, {"port": "management", "protocol": "TCP"}]}]
+    if clustered:
+        rules.append(
+            {
+                "from": [{"podSelector": {"matchLabels": dict(selector)}}],
+                "ports": [{"port": "jgroups", "protocol": "TCP"}, {"port": "jgroups-fd", "protocol": "TCP"}],
+            }
+        )
+    return rules

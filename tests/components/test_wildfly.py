@@ -1,0 +1,189 @@
+"""WildflyCluster on mocks: what a user relies on when the pods start in a real cluster."""
+
+from __future__ import annotations
+
+import pytest
+
+from components import k8s_common
+from components.redis import RedisSessionStore, RedisSessionStoreArgs
+from components.wildfly import WildflyCluster, WildflyClusterArgs, kube_ping_selector
+from components.wildfly_config import Discovery, SessionBackend
+from offline import k8s_checks
+
+
+def _container(deployment):
+    return deployment["spec"]["template"]["spec"]["containers"][0]
+
+
+def _env(container):
+    return {e["name"]: e for e in container["env"]}
+
+
+def _selector_matches(selector: str, labels: dict[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in (part.split("=", 1) for part in selector.split(",")))
+
+
+def test_kube_ping_cluster_binds_jgroups_to_the_pod_ip(pulumi_mocks):
+    WildflyCluster("was", WildflyClusterArgs(namespace="shop"))
+    container = _container(pulumi_mocks.object("Deployment", "was"))
+    env = _env(container)
+    assert env["POD_IP"]["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
+    assert "-bprivate=$(POD_IP)" in container["args"]
+    assert "-c" in container["args"] and "standalone-ha.xml" in container["args"]
+    rendered = str(pulumi_mocks.objects())
+    assert "0.0.0.0" not in rendered
+
+
+def test_kube_ping_gets_its_own_service_account_and_a_namespaced_pod_reader_role(pulumi_mocks):
+    WildflyCluster("was", WildflyClusterArgs(namespace="shop"))
+    pod_spec = pulumi_mocks.object("Deployment", "was")["spec"]["template"]["spec"]
+    assert pod_spec["serviceAccountName"] == "was-jgroups"
+    assert pod_spec["automountServiceAccountToken"] is True
+    role = pulumi_mocks.object("Role", "was-pod-reader")
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}]
+    binding = pulumi_mocks.object("RoleBinding", "was-pod-reader")
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "was-pod-reader"}
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "was-jgroups", "namespace": "shop"}]
+    assert not [o for o in pulumi_mocks.objects() if o["kind"] in ("ClusterRole", "ClusterRoleBinding")]
+
+
+def test_kube_ping_label_selector_matches_this_cluster_and_no_other(pulumi_mocks):
+    WildflyCluster("was", WildflyClusterArgs(namespace="shop"))
+    WildflyCluster("was-b", WildflyClusterArgs(namespace="shop"))
+    was = pulumi_mocks.object("Deployment", "was")
+    other = pulumi_mocks.object("Deployment", "was-b")
+    selector = _env(_container(was))["KUBERNETES_LABELS"]["value"]
+    assert selector == kube_ping_selector("was")
+    assert _selector_matches(selector, was["spec"]["template"]["metadata"]["labels"])
+    assert not _selector_matches(selector, other["spec"]["template"]["metadata"]["labels"])
+
+
+def test_dns_ping_uses_a_headless_service_that_lists_unready_pods_and_no_api_access(pulumi_mocks):
+    WildflyCluster("was", WildflyClusterArgs(namespace="shop", discovery=Discovery.DNS_PING))
+    ping = pulumi_mocks.object("Service", "was-ping")
+    assert ping["spec"]["clusterIP"] == "None"
+    assert ping["spec"]["publishNotReadyAddresses"] is True
+    pod_spec = pulumi_mocks.object("Deployment", "was")["spec"]["template"]["spec"]
+    assert pod_spec["automountServiceAccountToken"] is False
+    assert pod_spec["serviceAccountName"] == "was"
+    env = _env(pod_spec["containers"][0])
+    assert env["JGROUPS_DISCOVERY"]["value"] == "dns_ping"
+    assert env["JGROUPS_DNS_QUERY"]["value"] == "was-ping.shop.svc.cluster.local"
+    assert not [o for o in pulumi_mocks.objects() if o["kind"] in ("Role", "RoleBinding", "ClusterRole")]
+
+
+def test_cluster_secret_is_generated_kept_in_a_secret_and_never_in_a_configmap(pulumi_mocks):
+    cluster = WildflyCluster("was", WildflyClusterArgs(namespace="shop"))
+    secret = pulumi_mocks.object("Secret", "was-jgroups")
+    password = secret["stringData"]["password"]
+    assert len(password) == 32
+    env = _env(_container(pulumi_mocks.object("Deployment", "was")))
+    assert env["JGROUPS_CLUSTER_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "was-jgroups", "key": "password"}
+    for config_map in (o for o in pulumi_mocks.objects() if o["kind"] == "ConfigMap"):
+        assert password not in str(config_map)
+    assert pulumi_mocks.value(cluster.cluster_secret_name) == "was-jgroups"
+
+
+def test_rollouts_scale_down_and_disruptions_remove_at_most_one_pod_at_a_time(pulumi_mocks):
+    WildflyCluster("was", WildflyClusterArgs(namespace="shop", replicas=3, max_replicas=8))
+    deployment = pulumi_mocks.object("Deployment", "was")
+    assert deployment["spec"]["replicas"] == 3
+    assert deployment["spec"]["strategy"]["rollingUpdate"] == {"maxUnavailable": 0, "maxSurge": 1}
+    pdb = pulumi_mocks.object("PodDisruptionBudget", "was")
+    assert pdb["spec"]["maxUnavailable"] == 1
+    hpa = pulumi_mocks.object("HorizontalPodAutoscaler", "was")
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (3, 8)
+    assert hpa["spec"]["behavior"]["scaleDown"]["policies"] == [{"type": "Pods", "value": 1, "periodSeconds": 120}]
+    pod_spec = deployment["spec"]["template"]["spec"]
+    container = pod_spec["containers"][0]
+    assert container["lifecycle"]["preStop"]["exec"]["command"]
+    # preStop + graceful suspend must fit in the grace period.
+    assert pod_spec["terminationGracePeriodSeconds"] >= 30
+
+
+def test_pods_are_probed_hardened_and_spread(pulumi_mocks):
+    WildflyCluster("was", WildflyClusterArgs(namespace="shop", spread_topology_keys=("kubernetes.io/hostname", "topology.kubernetes.io/zone")))
+    pod_spec = pulumi_mocks.object("Deployment", "was")["spec"]["template"]["spec"]
+    container = pod_spec["containers"][0]
+    assert {container[p]["httpGet"]["path"] for p in ("startupProbe", "readinessProbe", "livenessProbe")} == {"/health/started", "/health/ready", "/health/live"}
+    assert pod_spec["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert container["resources"]["limits"]["memory"] == container["resources"]["requests"]["memory"]
+    assert [c["topologyKey"] for c in pod_spec["topologySpreadConstraints"]] == ["kubernetes.io/hostname", "topology.kubernetes.io/zone"]
+    assert ":latest" not in container["image"]
+
+
+def test_demo_app_is_a_distributable_war_from_a_configmap_and_can_be_switched_off(pulumi_mocks):
+    with_demo = WildflyCluster("was", WildflyClusterArgs(namespace="shop"))
+    without = WildflyCluster("own", WildflyClusterArgs(namespace="shop", demo_app=False, image="registry.example/shop:1.4.2"))
+    demo = pulumi_mocks.object("ConfigMap", "was-demo-app")
+    assert "<distributable/>" in demo["data"]["WEB-INF__web.xml"]
+    volumes = {v["name"]: v for v in pulumi_mocks.object("Deployment", "was")["spec"]["template"]["spec"]["volumes"]}
+    assert {"key": "WEB-INF__web.xml", "path": "WEB-INF/web.xml"} in volumes["demo-app"]["configMap"]["items"]
+    own = pulumi_mocks.object("Deployment", "own")
+    assert "DEMO_APP_DIR" not in _env(_container(own))
+    assert not [o for o in pulumi_mocks.objects() if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "own-demo-app"]
+    assert pulumi_mocks.value(with_demo.demo_path) == "/session-demo/"
+    assert pulumi_mocks.value(without.demo_path) == ""
+
+
+def test_redis_backend_has_no_jgroups_and_reads_the_store_from_its_secret(pulumi_mocks):
+    store = RedisSessionStore("sessions", RedisSessionStoreArgs(namespace="shop"))
+    WildflyCluster("was", WildflyClusterArgs(namespace="shop", session_backend=SessionBackend.REDIS, session_store=store))
+    deployment = pulumi_mocks.object("Deployment", "was")
+    container = _container(deployment)
+    env = _env(container)
+    assert env["SPRING_DATA_REDIS_HOST"]["value"] == "sessions.shop.svc.cluster.local"
+    assert env["SPRING_DATA_REDIS_PORT"]["value"] == "6379"
+    assert env["SPRING_DATA_REDIS_SSL_ENABLED"]["value"] == "false"
+    assert env["SPRING_DATA_REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "sessions-auth", "key": "password"}
+    assert not [e for e in env if e.startswith("JGROUPS")]
+    assert "standalone.xml" in container["args"] and not any(a.startswith("-bprivate") for a in container["args"])
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert labels["sessionstack.io/redis-client"] == "true"
+    assert deployment["spec"]["template"]["metadata"]["annotations"]["sessionstack.io/session-strategy"] == "external-store"
+    assert not [o for o in pulumi_mocks.objects() if o["kind"] == "Secret" and o["metadata"]["name"] == "was-jgroups"]
+
+
+def test_two_clusters_in_one_stack_do_not_collide_and_render_valid_objects(pulumi_mocks):
+    WildflyCluster("was", WildflyClusterArgs(namespace="shop"))
+    WildflyCluster("was-b", WildflyClusterArgs(namespace="shop", discovery=Discovery.DNS_PING))
+    assert pulumi_mocks.settle().run.duplicate_urns == []
+    objects = pulumi_mocks.objects()
+    assert k8s_checks.all_errors(objects) == []
+    assert {o["metadata"]["name"] for o in objects if o["kind"] == "Deployment"} == {"was", "was-b"}
+
+
+def test_config_change_rolls_the_pods(pulumi_mocks):
+    WildflyCluster("two", WildflyClusterArgs(namespace="shop", cache_owners=2))
+    WildflyCluster("three", WildflyClusterArgs(namespace="shop", cache_owners=3))
+    checksums = {
+        pulumi_mocks.object("Deployment", n)["spec"]["template"]["metadata"]["annotations"]["sessionstack.io/config-checksum"]
+        for n in ("two", "three")
+    }
+    assert len(checksums) == 2
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"replicas": 0}, "WildflyClusterArgs.replicas must be an integer from 1 to 50, got 0"),
+        ({"replicas": 3, "max_replicas": 2}, "WildflyClusterArgs.max_replicas must be an integer from 3 to 100, got 2"),
+        ({"cache_owners": "2"}, "WildflyClusterArgs.cache_owners must be an integer from 1 to 10, got '2'"),
+        ({"image": "quay.io/wildfly/wildfly:latest"}, "WildflyClusterArgs.image must be pinned"),
+        ({"image": "quay.io/wildfly/wildfly"}, "WildflyClusterArgs.image must be pinned"),
+        ({"discovery": "multicast"}, "WildflyClusterArgs.discovery must be one of ['kube_ping', 'dns_ping'], got 'multicast'"),
+        ({"session_backend": SessionBackend.REDIS}, "WildflyClusterArgs.session_store is required"),
+    ],
+)
+def test_bad_args_are_rejected_with_the_field_value_and_what_is_allowed(kwargs, message):
+    with pytest.raises(ValueError, match=None) as info:
+        WildflyClusterArgs(namespace="shop", **kwargs)
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["Was", "was_1", "-was", "w" * (k8s_common.MAX_COMPONENT_NAME + 1)])
+def test_component_names_must_be_usable_as_kubernetes_names(pulumi_mocks, name):
+    with pytest.raises(ValueError, match="WildflyCluster name must be a DNS-1123 label"):
+        WildflyCluster(name, WildflyClusterArgs(namespace="shop"))
