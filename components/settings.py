@@ -262,6 +262,12 @@ def load_settings(raw: Mapping[str, str | None]) -> StackSettings:
         demo_app=read.boolean("wildfly.demoApp"),
         image=read.string("wildfly.image", _is_pinned_image, "an image pinned by tag or digest, not ':latest' or untagged"),
     )
+    if wildfly.session_backend is SessionBackend.REDIS and wildfly.demo_app:
+        raise SettingsError(
+            f"{PROJECT}:wildfly.demoApp must be false when {PROJECT}:wildfly.sessionBackend is 'redis', got 'true': "
+            "the ConfigMap demo keeps its sessions inside WildFly; set wildfly.image to an application "
+            "image that stores sessions in Redis (e.g. apps/spring-session-demo) and wildfly.demoApp to false"
+        )
     apache_replicas = read.integer("apache.replicas", 1, 50)
     apache = ApacheSettings(apache_replicas, read.integer("apache.maxReplicas", apache_replicas, 100))
 

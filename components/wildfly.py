@@ -90,6 +90,11 @@ class WildflyClusterArgs:
             raise ValueError(f"WildflyClusterArgs.session_backend must be one of {[b.value for b in SessionBackend]}, got {self.session_backend!r}")
         if self.session_backend is SessionBackend.REDIS and self.session_store is None:
             raise ValueError("WildflyClusterArgs.session_store is required when session_backend is 'redis', got None")
+        if self.session_backend is SessionBackend.REDIS and self.demo_app:
+            raise ValueError(
+                "WildflyClusterArgs.demo_app must be False when session_backend is 'redis', got True: the "
+                "ConfigMap demo keeps sessions in WildFly; pass an image whose application stores them in Redis"
+            )
         if self.session_backend is SessionBackend.INFINISPAN and self.session_store is not None:
             raise ValueError("WildflyClusterArgs.session_store must be None when session_backend is 'infinispan' (sessions replicate in the cluster)")
         tag = k8s_common.image_tag(self.image)

@@ -11,6 +11,9 @@ from components.wildfly_config import Discovery, SessionBackend
 from offline import k8s_checks
 
 
+APP_IMAGE = "registry.example/shop-spring-session:2.3.1"
+
+
 def _container(deployment):
     return deployment["spec"]["template"]["spec"]["containers"][0]
 
@@ -130,7 +133,7 @@ def test_demo_app_is_a_distributable_war_from_a_configmap_and_can_be_switched_of
 
 def test_redis_backend_has_no_jgroups_and_reads_the_store_from_its_secret(pulumi_mocks):
     store = RedisSessionStore("sessions", RedisSessionStoreArgs(namespace="shop"))
-    WildflyCluster("was", WildflyClusterArgs(namespace="shop", session_backend=SessionBackend.REDIS, session_store=store))
+    WildflyCluster("was", WildflyClusterArgs(namespace="shop", session_backend=SessionBackend.REDIS, session_store=store, demo_app=False, image=APP_IMAGE))
     deployment = pulumi_mocks.object("Deployment", "was")
     container = _container(deployment)
     env = _env(container)
@@ -174,7 +177,8 @@ def test_config_change_rolls_the_pods(pulumi_mocks):
         ({"image": "quay.io/wildfly/wildfly:latest"}, "WildflyClusterArgs.image must be pinned"),
         ({"image": "quay.io/wildfly/wildfly"}, "WildflyClusterArgs.image must be pinned"),
         ({"discovery": "multicast"}, "WildflyClusterArgs.discovery must be one of ['kube_ping', 'dns_ping'], got 'multicast'"),
-        ({"session_backend": SessionBackend.REDIS}, "WildflyClusterArgs.session_store is required"),
+        ({"session_backend": SessionBackend.REDIS, "demo_app": False}, "WildflyClusterArgs.session_store is required"),
+        ({"session_backend": SessionBackend.REDIS, "session_store": object()}, "WildflyClusterArgs.demo_app must be False when session_backend is 'redis'"),
     ],
 )
 def test_bad_args_are_rejected_with_the_field_value_and_what_is_allowed(kwargs, message):

@@ -1,0 +1,186 @@
+"""sessionstack composition root: settings -> provider -> components -> exports.
+
+Nothing here decides how a component works; it only picks the platform's provider and session
+store and wires the components together. The AWS parts are imported on the eks platform only, so
+local and dev never load pulumi_aws.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.apache import ApacheStaticTier, ApacheStaticTierArgs
+from components.redis import RedisSessionStore, RedisSessionStoreArgs
+from components.routing import SessionRouting, SessionRoutingArgs
+from components.settings import Platform, RedisBackend, StackSettings, read_stack_settings
+from components.wildfly import WildflyCluster, WildflyClusterArgs
+from components.wildfly_config import SessionBackend
+
+ZONE_SPREAD = ("kubernetes.io/hostname", "topology.kubernetes.io/zone")
+
+
+def namespace(settings: StackSettings, provider: k8s.Provider) -> k8s.core.v1.Namespace:
+    # Every workload here passes the restricted Pod Security Standard; enforce it.
+    return k8s.core.v1.Namespace(
+        "namespace",
+        metadata={
+            "name": settings.namespace,
+            "labels": {
+                "app.kubernetes.io/part-of": "sessionstack",
+                "pod-security.kubernetes.io/enforce": "restricted",
+                "pod-security.kubernetes.io/enforce-version": "latest",
+            },
+        },
+        opts=pulumi.ResourceOptions(provider=provider),
+    )
+
+
+def application(settings: StackSettings, ns: pulumi.Input[str], opts: pulumi.ResourceOptions, store=None, spread=("kubernetes.io/hostname",)):
+    """The tiers every platform shares: WildFly (with its session store) and Apache."""
+    backend = settings.wildfly.session_backend
+    if backend is SessionBackend.REDIS and store is None:
+        store = RedisSessionStore(
+            "sessions",
+            RedisSessionStoreArgs(namespace=ns, storage=settings.redis.storage, maxmemory_mb=settings.redis.maxmemory_mb),
+            opts=opts,
+        )
+    wildfly = WildflyCluster(
+        "wildfly",
+        WildflyClusterArgs(
+            namespace=ns,
+            replicas=settings.wildfly.replicas,
+            max_replicas=settings.wildfly.max_replicas,
+            discovery=settings.wildfly.discovery,
+            session_backend=backend,
+            cache_owners=settings.wildfly.cache_owners,
+            demo_app=settings.wildfly.demo_app,
+            image=settings.wildfly.image,
+            session_store=store if backend is SessionBackend.REDIS else None,
+            spread_topology_keys=spread,
+        ),
+        opts=opts,
+    )
+    apache = ApacheStaticTier(
+        "apache",
+        ApacheStaticTierArgs(namespace=ns, replicas=settings.apache.replicas, max_replicas=settings.apache.max_replicas),
+        opts=opts,
+    )
+    return wildfly, apache, store
+
+
+def kubernetes_stack(settings: StackSettings) -> None:
+    """local (render to a directory) and dev (kind): in-cluster routing, in-cluster Redis."""
+    if settings.platform is Platform.LOCAL:
+        provider = k8s.Provider("render", render_yaml_to_directory=settings.render_dir)
+    else:
+        provider = k8s.Provider("kind", context=settings.kube_context)
+    ns = namespace(settings, provider).metadata.name
+    opts = pulumi.ResourceOptions(providers=[provider])
+    wildfly, apache, store = application(settings, ns, opts)
+    routing = SessionRouting(
+        "routing",
+        SessionRoutingArgs(
+            namespace=ns,
+            implementation=settings.routing.implementation,
+            wildfly_service_name=wildfly.http_service_name,
+            wildfly_service_port=wildfly.http_port,
+            apache_service_name=apache.service_name,
+            apache_service_port=apache.service_port,
+            cookie_name=settings.routing.session_cookie,
+            host=settings.routing.host or None,
+            install_controller=settings.routing.install_controller,
+        ),
+        opts=opts,
+    )
+    export_common(settings, routing.url, wildfly, store)
+
+
+def eks_stack(settings: StackSettings) -> None:
+    """eks: VPC + EKS, the AWS Load Balancer Controller, ElastiCache, and the ALB front door."""
+    from components.aws_front_door import AwsFrontDoor, AwsFrontDoorArgs
+    from components.aws_lb_controller import AwsLoadBalancerController, AwsLoadBalancerControllerArgs
+    from components.eks import EksCluster, EksClusterArgs
+    from components.elasticache import ElastiCacheSessionStore, ElastiCacheSessionStoreArgs
+
+    eks = settings.eks
+    cluster = EksCluster(
+        "eks",
+        EksClusterArgs(
+            availability_zones=eks.availability_zones,
+            vpc_cidr=eks.vpc_cidr,
+            kubernetes_version=eks.kubernetes_version,
+            node_instance_type=eks.node_instance_type,
+            node_count=eks.node_count,
+            existing_cluster_name=eks.existing_cluster_name or None,
+        ),
+    )
+    provider = cluster.provider
+    ns = namespace(settings, provider).metadata.name
+    opts = pulumi.ResourceOptions(providers=[provider])
+    controller = AwsLoadBalancerController(
+        "lb-controller",
+        AwsLoadBalancerControllerArgs(
+            cluster_name=cluster.cluster_name,
+            vpc_id=cluster.vpc_id,
+            oidc_provider_arn=cluster.oidc_provider_arn,
+            oidc_provider_url=cluster.oidc_provider_url,
+        ),
+        opts=opts,
+    )
+    store = None
+    if settings.wildfly.session_backend is SessionBackend.REDIS and settings.redis.backend is RedisBackend.ELASTICACHE:
+        store = ElastiCacheSessionStore(
+            "sessions",
+            ElastiCacheSessionStoreArgs(
+                namespace=ns,
+                vpc_id=cluster.vpc_id,
+                subnet_ids=cluster.private_subnet_ids,
+                allowed_security_group_id=cluster.cluster_security_group_id,
+            ),
+            opts=opts,
+        )
+    wildfly, apache, store = application(settings, ns, opts, store=store, spread=ZONE_SPREAD)
+    front_door = AwsFrontDoor(
+        "front-door",
+        AwsFrontDoorArgs(
+            vpc_id=cluster.vpc_id,
+            public_subnet_ids=cluster.public_subnet_ids,
+            node_security_group_id=cluster.cluster_security_group_id,
+            namespace=ns,
+            wildfly_service_name=wildfly.http_service_name,
+            wildfly_service_port=wildfly.http_port,
+            apache_service_name=apache.service_name,
+            apache_service_port=apache.service_port,
+            stickiness_seconds=eks.stickiness_seconds,
+            deregistration_delay_seconds=eks.deregistration_delay_seconds,
+            cookie_name=settings.routing.session_cookie,
+        ),
+        opts=pulumi.ResourceOptions(providers=[provider], depends_on=[controller]),
+    )
+    pulumi.export("clusterName", cluster.cluster_name)
+    pulumi.export("kubeconfig", pulumi.Output.secret(cluster.kubeconfig))
+    export_common(settings, front_door.url, wildfly, store)
+
+
+def export_common(settings: StackSettings, url: pulumi.Input[str], wildfly: WildflyCluster, store) -> None:
+    pulumi.export("platform", settings.platform.value)
+    pulumi.export("namespace", settings.namespace)
+    pulumi.export("url", url)
+    pulumi.export("sessionDemoPath", wildfly.demo_path)
+    pulumi.export("sessionDemoUrl", pulumi.Output.all(url, wildfly.demo_path).apply(lambda parts: parts[0].rstrip("/") + parts[1] if parts[1] else ""))
+    pulumi.export("sessionBackend", settings.wildfly.session_backend.value)
+    # The endpoint, never the password: consumers read it from the named Secret.
+    if store is not None:
+        pulumi.export("redisEndpoint", pulumi.Output.concat(store.host, ":", store.port.apply(str)))
+        pulumi.export("redisTls", store.tls)
+        pulumi.export("redisPasswordSecret", store.password_secret_name)
+    if settings.platform is Platform.LOCAL:
+        pulumi.export("renderedTo", settings.render_dir)
+
+
+stack_settings = read_stack_settings()
+if stack_settings.platform is Platform.EKS:
+    eks_stack(stack_settings)
+else:
+    kubernetes_stack(stack_settings)
