@@ -1,0 +1,193 @@
+"""ApacheStaticTier: Apache httpd serving the static files of the 3-tier stack.
+
+Stateless, so it only has to stay available: at least two pods spread over nodes, a rolling update
+that never drops below the desired count, a PDB, an HPA on CPU, and a short preStop pause so a
+leaving pod is out of the Service endpoints before httpd stops. Configuration and site content
+come from ConfigMaps rendered by ``apache_config`` (the same text the real-server tests run), and
+the pod passes the restricted Pod Security Standard: non-root on port 8080, read-only root
+filesystem with an emptyDir for the pid file, no capabilities, RuntimeDefault seccomp.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import k8s_common
+from components.apache_config import (
+    APACHE_IMAGE,
+    APACHE_PORT,
+    APACHE_UID,
+    CONF_DIR,
+    DOCUMENT_ROOT,
+    HEALTH_PATH,
+    RUN_DIR,
+    STATIC_SITE_FILES,
+    config_files,
+    configmap_data,
+    configmap_items,
+    httpd_command,
+)
+
+SERVICE_PORT = 80
+"""The Service's port; routers address it, the pods listen on APACHE_PORT."""
+PRESTOP_SLEEP_SECONDS = 5
+"""httpd stops at once on SIGTERM: wait until the endpoint removal has reached the routers."""
+
+
+@dataclass(frozen=True)
+class ApacheStaticTierArgs:
+    namespace: pulumi.Input[str]
+    replicas: int = 2
+    """Pods and the HPA minimum; at least 2 so a node loss or a drain never takes the site down."""
+    max_replicas: int = 4
+    image: str = APACHE_IMAGE
+    site_files: Mapping[str, str] = field(default_factory=lambda: dict(STATIC_SITE_FILES))
+    """Relative path -> content of the static site (a ConfigMap holds at most 1 MiB in total)."""
+    spread_topology_keys: tuple[str, ...] = ("kubernetes.io/hostname",)
+    """Spread pods across these topology keys (add topology.kubernetes.io/zone on EKS)."""
+    cpu_request: str = "50m"
+    cpu_limit: str = "500m"
+    memory: str = "128Mi"
+    """Request and limit (equal: httpd's memory is bounded by MaxRequestWorkers)."""
+    cpu_target_utilization: int = 70
+
+    def __post_init__(self) -> None:
+        _check_int("replicas", self.replicas, 2, 50)
+        _check_int("max_replicas", self.max_replicas, self.replicas, 100)
+        _check_int("cpu_target_utilization", self.cpu_target_utilization, 10, 100)
+        tag = k8s_common.image_tag(self.image)
+        if not isinstance(self.image, str) or ("@sha256:" not in self.image and tag in ("", "latest")):
+            raise ValueError(f"ApacheStaticTierArgs.image must be pinned by tag or digest (not ':latest' or untagged), got {self.image!r}")
+        if not isinstance(self.site_files, Mapping) or "index.html" not in self.site_files:
+            raise ValueError(
+                f"ApacheStaticTierArgs.site_files must map relative paths to content and include 'index.html', "
+                f"got {sorted(self.site_files) if isinstance(self.site_files, Mapping) else self.site_files!r}"
+            )
+        try:
+            data = configmap_data(dict(self.site_files))
+        except ValueError as exc:
+            raise ValueError(f"ApacheStaticTierArgs.site_files: {exc}") from None
+        size = sum(len(k) + len(v.encode()) for k, v in data.items())
+        if size > 900 * 1024:
+            raise ValueError(f"ApacheStaticTierArgs.site_files must total under 900 KiB (a ConfigMap holds 1 MiB), got {size} bytes; ship larger sites in an image")
+        if not self.spread_topology_keys:
+            raise ValueError("ApacheStaticTierArgs.spread_topology_keys must name at least one topology key, got ()")
+
+
+def _check_int(name: str, value: object, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"ApacheStaticTierArgs.{name} must be an integer from {low} to {high}, got {value!r}")
+
+
+def _checksum(*parts: Mapping[str, str]) -> str:
+    """Changes when mounted text changes, so the Deployment rolls (pods do not reload ConfigMaps)."""
+    return hashlib.sha256(json.dumps([dict(p) for p in parts], sort_keys=True).encode()).hexdigest()[:16]
+
+
+class ApacheStaticTier(pulumi.ComponentResource):
+    service_name: pulumi.Output[str]
+    """ClusterIP Service that routing sends static requests to."""
+    service_port: pulumi.Output[int]
+    """Port of service_name (named `http`)."""
+    deployment_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: ApacheStaticTierArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        k8s_common.validate_component_name("ApacheStaticTier", name)
+        super().__init__("sessionstack:apache:ApacheStaticTier", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        selector = k8s_common.selector_labels("apache", name, "static")
+        labels = k8s_common.standard_labels("apache", name, "static", k8s_common.image_tag(args.image))
+
+        def meta(object_name: str) -> dict[str, Any]:
+            return {"name": object_name, "namespace": args.namespace, "labels": labels}
+
+        conf = config_files()
+        site = dict(args.site_files)
+        conf_cm = k8s.core.v1.ConfigMap(f"{name}-config", metadata=meta(f"{name}-config"), data=conf, opts=child)
+        site_cm = k8s.core.v1.ConfigMap(f"{name}-site", metadata=meta(f"{name}-site"), data=configmap_data(site), opts=child)
+
+        probe = {"httpGet": {"path": HEALTH_PATH, "port": "http"}, "timeoutSeconds": 2}
+        container = {
+            "name": "httpd",
+            "image": args.image,
+            "imagePullPolicy": "IfNotPresent",
+            "command": httpd_command(),
+            "ports": [{"name": "http", "containerPort": APACHE_PORT}],
+            "volumeMounts": [
+                {"name": "config", "mountPath": CONF_DIR, "readOnly": True},
+                {"name": "site", "mountPath": DOCUMENT_ROOT, "readOnly": True},
+                {"name": "run", "mountPath": RUN_DIR},
+            ],
+            "resources": {
+                "requests": {"cpu": args.cpu_request, "memory": args.memory},
+                "limits": {"cpu": args.cpu_limit, "memory": args.memory},
+            },
+            # Logs go to /proc/self/fd/1 and /2: runc hands the container's stdio to the pod's uid.
+            "securityContext": k8s_common.container_security_context(),
+            "startupProbe": {**probe, "periodSeconds": 2, "failureThreshold": 30},
+            "readinessProbe": {**probe, "periodSeconds": 5, "failureThreshold": 2},
+            "livenessProbe": {**probe, "periodSeconds": 10, "failureThreshold": 3},
+            "lifecycle": {"preStop": {"sleep": {"seconds": PRESTOP_SLEEP_SECONDS}}},
+        }
+        deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata=meta(name),
+            spec={
+                "replicas": args.replicas,
+                "selector": {"matchLabels": selector},
+                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+                "revisionHistoryLimit": 5,
+                "template": {
+                    "metadata": {"labels": labels, "annotations": {"sessionstack.io/config-checksum": _checksum(conf, site)}},
+                    "spec": {
+                        "automountServiceAccountToken": False,
+                        "enableServiceLinks": False,
+                        "terminationGracePeriodSeconds": 30,
+                        "securityContext": k8s_common.pod_security_context(APACHE_UID),
+                        "topologySpreadConstraints": k8s_common.spread_constraints(args.spread_topology_keys, selector),
+                        "containers": [container],
+                        "volumes": [
+                            {"name": "config", "configMap": {"name": conf_cm.metadata.name}},
+                            {"name": "site", "configMap": {"name": site_cm.metadata.name, "items": configmap_items(site)}},
+                            {"name": "run", "emptyDir": {"sizeLimit": "16Mi"}},
+                        ],
+                    },
+                },
+            },
+            # The HPA owns the replica count once the Deployment exists.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["spec.replicas"]),
+        )
+        service = k8s.core.v1.Service(
+            f"{name}-http",
+            metadata=meta(name),
+            spec={"type": "ClusterIP", "selector": selector, "ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": "http", "protocol": "TCP"}]},
+            opts=child,
+        )
+        k8s.policy.v1.PodDisruptionBudget(
+            f"{name}-pdb", metadata=meta(name), spec={"minAvailable": 1, "selector": {"matchLabels": selector}}, opts=child
+        )
+        k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            f"{name}-hpa",
+            metadata=meta(name),
+            spec={
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment.metadata.name},
+                "minReplicas": args.replicas,
+                "maxReplicas": args.max_replicas,
+                "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": args.cpu_target_utilization}}}],
+                "behavior": {"scaleDown": {"stabilizationWindowSeconds": 300}},
+            },
+            opts=child,
+        )
+
+        self.service_name = service.metadata.name
+        self.service_port = pulumi.Output.from_input(SERVICE_PORT)
+        self.deployment_name = deployment.metadata.name
+        self.register_outputs(
+            {"service_name": self.service_name, "service_port": self.service_port, "deployment_name": self.deployment_name}
+        )
