@@ -71,8 +71,8 @@ class EksClusterArgs:
     """Nodes in the managed node group (2-100), spread over the zones."""
     cluster_name: str | None = None
     """EKS cluster name; None: the component's name. Subnet tags name it, so it is fixed up front."""
-    existing_cluster_name: str = ""
-    """Non-empty: adopt this existing cluster instead of creating VPC and cluster."""
+    existing_cluster_name: str | None = None
+    """Set: adopt this existing cluster instead of creating VPC and cluster (None or '': create)."""
     nat_gateways: NatGateways = NatGateways.PER_AZ
     public_access_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
     """Who may reach the public Kubernetes API endpoint (it still requires IAM authentication)."""
@@ -89,8 +89,9 @@ class EksClusterArgs:
             _fail("node_instance_type", self.node_instance_type, "an EC2 instance type such as 'm6i.large'")
         if self.cluster_name is not None and (not isinstance(self.cluster_name, str) or not _CLUSTER_NAME.match(self.cluster_name)):
             _fail("cluster_name", self.cluster_name, "None or an EKS cluster name (1-100 letters, digits, '-' or '_', starting with a letter or digit)")
-        if not isinstance(self.existing_cluster_name, str) or (self.existing_cluster_name and not _CLUSTER_NAME.match(self.existing_cluster_name)):
-            _fail("existing_cluster_name", self.existing_cluster_name, "'' or an EKS cluster name")
+        existing = self.existing_cluster_name
+        if existing is not None and (not isinstance(existing, str) or (existing and not _CLUSTER_NAME.match(existing))):
+            _fail("existing_cluster_name", existing, "None, '' or an EKS cluster name")
         if self.existing_cluster_name and self.cluster_name is not None:
             _fail("cluster_name", self.cluster_name, "None when existing_cluster_name is set (the existing cluster has its name)")
         if not isinstance(self.nat_gateways, NatGateways):

@@ -48,11 +48,13 @@ EXTRA_CALL_ANSWERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 
 
 class CallLog(list):
-    """Every MockCallArgs seen, plus per-test overrides of answers (token -> function)."""
+    """Every MockCallArgs seen, per-test overrides of answers (token -> function), and the
+    explicit dependencies (depends_on URNs) of every registered resource, by logical name."""
 
     def __init__(self) -> None:
         super().__init__()
         self.overrides: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+        self.dependencies: dict[str, list[str]] = {}
 
     def tokens(self) -> list[str]:
         return [c.token for c in self]
@@ -91,6 +93,14 @@ def aws_extras(pulumi_mocks) -> CallLog:
             return result[0]
         return result
 
+    monitor = runtime_settings.SETTINGS.monitor
+    shared_register = monitor.RegisterResource
+
+    def register(request):
+        log.dependencies[request.name] = list(request.dependencies)
+        return shared_register(request)
+
     mocks.call = call
     mocks.new_resource = new_resource
+    monitor.RegisterResource = register
     return log
