@@ -1,0 +1,303 @@
+"""SessionRouting: one entry point that sends static paths to Apache and the rest to WildFly, pinned.
+
+Two implementations, chosen by ``RoutingImplementation``:
+
+- ``gateway-api`` (default): a Gateway and one HTTPRoute. The static rule matches
+  ``routing_rules.static_path_regex()`` (type RegularExpression: implementation-specific in the
+  Gateway API; Envoy Gateway evaluates it as an RE2 full match and orders Exact > RegularExpression
+  > PathPrefix, so it wins over the catch-all). The dynamic rule (``/``, PathPrefix) carries a
+  rule-level ``sessionPersistence`` (GEP-1619): a Permanent cookie named after the affinity cookie
+  whose lifetime is ``absoluteTimeout``. There is no ``idleTimeout``: Envoy Gateway rejects the
+  whole rule when it is set. ``sessionPersistence`` is in the Gateway API experimental channel;
+  Envoy Gateway's chart installs those CRDs, a standard-channel install would prune the field.
+- ``ingress-nginx`` (clusters that still run it; the project is retired since March 2026): two
+  networking.k8s.io/v1 Ingresses, because nginx annotations apply per Ingress and only the dynamic
+  one may carry cookie affinity. ingress-nginx applies ``use-regex`` to every path of a host and
+  renders them as case-insensitive ``location ~* "^<path>"`` blocks ordered longest first, so the
+  static regex (without its ``^``) is tried before ``/``.
+
+With ``install_controller`` (dev/kind only) the component also installs the controller through a
+Helm release at a pinned version (and, for Envoy Gateway, the GatewayClass). A controller is
+cluster-wide: set it on one SessionRouting per cluster.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import k8s_common
+from components.routing_rules import DEFAULT_COOKIE_MAX_AGE_SECONDS, RoutingRules
+from components.settings import RoutingImplementation
+
+GATEWAY_API_VERSION = "gateway.networking.k8s.io/v1"
+ENVOY_GATEWAY_CHART = "oci://docker.io/envoyproxy/gateway-helm"
+ENVOY_GATEWAY_VERSION = "v1.10.0"
+ENVOY_GATEWAY_NAMESPACE = "envoy-gateway-system"
+ENVOY_GATEWAY_CONTROLLER = "gateway.envoyproxy.io/gatewayclass-controller"
+INGRESS_NGINX_CHART = "ingress-nginx"
+INGRESS_NGINX_REPO = "https://kubernetes.github.io/ingress-nginx"
+INGRESS_NGINX_VERSION = "4.15.1"
+"""The last chart line before the retirement (controller v1.15.1); no further security fixes."""
+INGRESS_NGINX_NAMESPACE = "ingress-nginx"
+NGINX = "nginx.ingress.kubernetes.io/"
+
+PLACEHOLDER_HOST = "sessionstack-gateway.invalid"
+"""Without a host the address is only known once the controller has provisioned it; ``.invalid``
+(RFC 2606) keeps the URL well-formed while never resolving. ``address_command`` prints the real one."""
+
+_DNS_SUBDOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_GATEWAY_DURATION = re.compile(r"^([0-9]{1,5}(h|m|s|ms)){1,4}$")
+
+
+def gateway_duration(seconds: int) -> str:
+    """Seconds as a Gateway API Duration (``3600`` -> ``1h``, ``5400`` -> ``1h30m``)."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 1:
+        raise ValueError(f"seconds must be a positive integer, got {seconds!r}")
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = "".join(f"{n}{unit}" for n, unit in ((hours, "h"), (minutes, "m"), (secs, "s")) if n)
+    assert _GATEWAY_DURATION.match(text), text
+    return text
+
+
+@dataclass(frozen=True)
+class SessionRoutingArgs:
+    namespace: pulumi.Input[str]
+    wildfly_service_name: pulumi.Input[str]
+    wildfly_service_port: pulumi.Input[int]
+    apache_service_name: pulumi.Input[str]
+    apache_service_port: pulumi.Input[int]
+    cookie_name: str = "SESSIONSTACK_ROUTE"
+    """Affinity cookie set by the router (never the application's JSESSIONID/SESSION)."""
+    cookie_max_age_seconds: int = DEFAULT_COOKIE_MAX_AGE_SECONDS
+    host: str | None = None
+    """Host name the routes answer for; None: any host."""
+    implementation: RoutingImplementation = RoutingImplementation.GATEWAY_API
+    gateway_class_name: str = "eg"
+    """GatewayClass of the Gateway (gateway-api); "eg" is Envoy Gateway's quickstart class."""
+    ingress_class_name: str = "nginx"
+    """IngressClass of the Ingresses (ingress-nginx)."""
+    install_controller: bool = False
+    """dev/kind only: install Envoy Gateway (+ GatewayClass) or ingress-nginx with Helm."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.implementation, RoutingImplementation):
+            allowed = ", ".join(repr(i.value) for i in RoutingImplementation)
+            raise ValueError(f"SessionRoutingArgs.implementation must be one of {allowed}, got {self.implementation!r}")
+        try:
+            RoutingRules.for_cookie(self.cookie_name, self.cookie_max_age_seconds)
+        except ValueError as exc:
+            raise ValueError(f"SessionRoutingArgs.{str(exc).replace('session_cookie', 'cookie_name')}") from None
+        if self.host is not None and (not isinstance(self.host, str) or not _DNS_SUBDOMAIN.match(self.host)):
+            raise ValueError(f"SessionRoutingArgs.host must be None (any host) or a DNS-1123 subdomain such as shop.example.com, got {self.host!r}")
+        for field_name in ("gateway_class_name", "ingress_class_name"):
+            value = getattr(self, field_name)
+            if not isinstance(value, str) or not _DNS_SUBDOMAIN.match(value):
+                raise ValueError(f"SessionRoutingArgs.{field_name} must be a DNS-1123 subdomain, got {value!r}")
+        if not isinstance(self.install_controller, bool):
+            raise ValueError(f"SessionRoutingArgs.install_controller must be True or False, got {self.install_controller!r}")
+
+    @property
+    def rules(self) -> RoutingRules:
+        return RoutingRules.for_cookie(self.cookie_name, self.cookie_max_age_seconds)
+
+
+def httproute_rules(
+    rules: RoutingRules,
+    apache: tuple[pulumi.Input[str], pulumi.Input[int]],
+    wildfly: tuple[pulumi.Input[str], pulumi.Input[int]],
+) -> list[dict[str, Any]]:
+    """The HTTPRoute rules: static regex -> Apache (no persistence), ``/`` -> WildFly (cookie)."""
+    return [
+        {
+            "name": "static",
+            "matches": [{"path": {"type": "RegularExpression", "value": rules.static_regex}}],
+            "backendRefs": [{"name": apache[0], "port": apache[1]}],
+        },
+        {
+            "name": "dynamic",
+            "matches": [{"path": {"type": "PathPrefix", "value": rules.dynamic_prefix}}],
+            "backendRefs": [{"name": wildfly[0], "port": wildfly[1]}],
+            "sessionPersistence": {
+                "type": "Cookie",
+                "sessionName": rules.session_cookie,
+                "absoluteTimeout": gateway_duration(rules.cookie_max_age_seconds),
+                # Permanent: the cookie carries Max-Age, so it survives a browser restart for the
+                # same time the nginx and ALB implementations keep theirs.
+                "cookieConfig": {"lifetimeType": "Permanent"},
+            },
+        },
+    ]
+
+
+def affinity_annotations(rules: RoutingRules) -> dict[str, str]:
+    """ingress-nginx annotations for the dynamic Ingress: a pinning cookie, re-pinned on failure."""
+    age = str(rules.cookie_max_age_seconds)
+    return {
+        NGINX + "use-regex": "true",
+        NGINX + "affinity": "cookie",
+        # balanced: on scale-out some sessions move to new pods; they find their session in the
+        # replicated cache or in Redis, so the new pods take load at once.
+        NGINX + "affinity-mode": "balanced",
+        NGINX + "session-cookie-name": rules.session_cookie,
+        # Required with regex paths (nginx cannot derive a cookie path from a regex).
+        NGINX + "session-cookie-path": "/",
+        NGINX + "session-cookie-max-age": age,
+        NGINX + "session-cookie-expires": age,
+        NGINX + "session-cookie-samesite": "Lax",
+        # When the pinned pod is gone, pick a new one and rewrite the cookie instead of keeping
+        # a dead pin.
+        NGINX + "session-cookie-change-on-failure": "true",
+    }
+
+
+class SessionRouting(pulumi.ComponentResource):
+    url: pulumi.Output[str]
+    """http://<host>, or a placeholder until the controller has an address (see address_command)."""
+    demo_path: pulumi.Output[str]
+    route_names: pulumi.Output[list]
+    """HTTPRoute name (gateway-api) or the static and dynamic Ingress names (ingress-nginx)."""
+    gateway_name: pulumi.Output[str]
+    """The Gateway's name ('' with ingress-nginx)."""
+    address_command: pulumi.Output[str]
+    """kubectl command that prints the address the controller assigned."""
+
+    def __init__(self, name: str, args: SessionRoutingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        k8s_common.validate_component_name("SessionRouting", name)
+        super().__init__("sessionstack:routing:SessionRouting", name, None, opts)
+        rules = args.rules
+        labels = k8s_common.standard_labels("routing", name, "router")
+
+        def meta(object_name: str, annotations: dict[str, str] | None = None) -> dict[str, Any]:
+            out: dict[str, Any] = {"name": object_name, "namespace": args.namespace, "labels": labels}
+            if annotations:
+                out["annotations"] = annotations
+            return out
+
+        apache = (args.apache_service_name, args.apache_service_port)
+        wildfly = (args.wildfly_service_name, args.wildfly_service_port)
+        depends: list[pulumi.Resource] = []
+
+        if args.implementation is RoutingImplementation.GATEWAY_API:
+            if args.install_controller:
+                release = k8s.helm.v3.Release(
+                    f"{name}-envoy-gateway",
+                    chart=ENVOY_GATEWAY_CHART,
+                    version=ENVOY_GATEWAY_VERSION,
+                    name="envoy-gateway",
+                    namespace=ENVOY_GATEWAY_NAMESPACE,
+                    create_namespace=True,
+                    # The chart carries the Gateway API CRDs (experimental channel, which has
+                    # sessionPersistence) and Envoy Gateway's own.
+                    skip_crds=False,
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+                gateway_class = k8s.apiextensions.CustomResource(
+                    f"{name}-gateway-class",
+                    api_version=GATEWAY_API_VERSION,
+                    kind="GatewayClass",
+                    metadata={"name": args.gateway_class_name, "labels": labels},
+                    spec={"controllerName": ENVOY_GATEWAY_CONTROLLER},
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[release]),
+                )
+                depends = [release, gateway_class]
+            listener: dict[str, Any] = {
+                "name": "http",
+                "protocol": "HTTP",
+                "port": 80,
+                "allowedRoutes": {"namespaces": {"from": "Same"}, "kinds": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute"}]},
+            }
+            if args.host:
+                listener["hostname"] = args.host
+            gateway = k8s.apiextensions.CustomResource(
+                f"{name}-gateway",
+                api_version=GATEWAY_API_VERSION,
+                kind="Gateway",
+                metadata=meta(name),
+                spec={"gatewayClassName": args.gateway_class_name, "listeners": [listener]},
+                opts=pulumi.ResourceOptions(parent=self, depends_on=depends),
+            )
+            route_spec: dict[str, Any] = {
+                "parentRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": name, "sectionName": "http"}],
+                "rules": httproute_rules(rules, apache, wildfly),
+            }
+            if args.host:
+                route_spec["hostnames"] = [args.host]
+            k8s.apiextensions.CustomResource(
+                f"{name}-httproute",
+                api_version=GATEWAY_API_VERSION,
+                kind="HTTPRoute",
+                metadata=meta(name),
+                spec=route_spec,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway, *depends]),
+            )
+            route_names: list[str] = [name]
+            gateway_name = name
+            address_command = pulumi.Output.concat(
+                "kubectl -n ", args.namespace, " get gateway ", name, " -o jsonpath='{.status.addresses[0].value}'"
+            )
+        else:
+            if args.install_controller:
+                release = k8s.helm.v3.Release(
+                    f"{name}-ingress-nginx",
+                    chart=INGRESS_NGINX_CHART,
+                    version=INGRESS_NGINX_VERSION,
+                    repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=INGRESS_NGINX_REPO),
+                    name="ingress-nginx",
+                    namespace=INGRESS_NGINX_NAMESPACE,
+                    create_namespace=True,
+                    values={
+                        "controller": {
+                            "ingressClass": args.ingress_class_name,
+                            "ingressClassResource": {"name": args.ingress_class_name, "default": False},
+                            # kind has no load balancer: reach the controller through node ports.
+                            "service": {"type": "NodePort"},
+                            "allowSnippetAnnotations": False,
+                        }
+                    },
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+                depends = [release]
+
+            def ingress(suffix: str, annotations: dict[str, str], path: str, path_type: str, backend) -> None:
+                rule: dict[str, Any] = {
+                    "http": {
+                        "paths": [{"path": path, "pathType": path_type, "backend": {"service": {"name": backend[0], "port": {"number": backend[1]}}}}]
+                    }
+                }
+                if args.host:
+                    rule["host"] = args.host
+                k8s.networking.v1.Ingress(
+                    f"{name}-{suffix}",
+                    metadata=meta(f"{name}-{suffix}", annotations),
+                    spec={"ingressClassName": args.ingress_class_name, "rules": [rule]},
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=depends),
+                )
+
+            ingress("static", {NGINX + "use-regex": "true"}, rules.ingress_static_path, "ImplementationSpecific", apache)
+            ingress("dynamic", affinity_annotations(rules), rules.dynamic_prefix, "Prefix", wildfly)
+            route_names = [f"{name}-static", f"{name}-dynamic"]
+            gateway_name = ""
+            address_command = pulumi.Output.concat(
+                "kubectl -n ", args.namespace, " get ingress ", name, "-dynamic -o jsonpath='{.status.loadBalancer.ingress[0]}'"
+            )
+
+        self.url = pulumi.Output.from_input(f"http://{args.host or PLACEHOLDER_HOST}")
+        self.demo_path = pulumi.Output.from_input(rules.demo_path)
+        self.route_names = pulumi.Output.from_input(route_names)
+        self.gateway_name = pulumi.Output.from_input(gateway_name)
+        self.address_command = address_command
+        self.register_outputs(
+            {
+                "url": self.url,
+                "demo_path": self.demo_path,
+                "route_names": self.route_names,
+                "gateway_name": self.gateway_name,
+                "address_command": self.address_command,
+            }
+        )
