@@ -7,6 +7,6 @@ Library use::
     assert report.passed, report.summary()
 """
 
-from verify.check import Report, SessionResult, run_check
+from verify.check import Report, SessionCheck, SessionResult, run_check
 
-__all__ = ["Report", "SessionResult", "run_check"]
+__all__ = ["Report", "SessionCheck", "SessionResult", "run_check"]

@@ -381,6 +381,88 @@ class Rollout:
         raise NotImplementedError
 
 
+class SessionCheck:
+    """The users of a check, driven step by step (what run_check does, for tests with phases).
+
+    ::
+
+        check = SessionCheck(url, sessions=20)
+        check.rounds(3)          # every user makes 3 requests
+        kill_a_pod()
+        check.rounds(3)
+        report = check.report()  # judged over all requests so far
+    """
+
+    def __init__(self, base_url: str, sessions: int = 20, *, path: str = DEFAULT_PATH,
+                 concurrency: int | None = None, timeout: float = 10.0, interval: float = 0.0,
+                 min_pods: int = 1, allow_errors: int = 0, insecure: bool = False,
+                 headers: dict[str, str] | None = None, progress: ProgressFn | None = None,
+                 planned_requests: int | None = None) -> None:
+        for name, value, low in (("sessions", sessions, 1), ("min_pods", min_pods, 1),
+                                 ("allow_errors", allow_errors, 0)):
+            _check_int(name, value, low)
+        if timeout <= 0 or interval < 0:
+            raise ValueError("timeout must be > 0 and interval >= 0")
+        self.url = demo_url(base_url, path)
+        self.sessions = sessions
+        self.interval = interval
+        self.min_pods = min_pods
+        self.allow_errors = allow_errors
+        self.progress = progress
+        self.planned = planned_requests or 0
+        self.workers = concurrency or min(sessions, 16)
+        self.clients = [_Client(self.url, timeout, insecure, dict(headers or {})) for _ in range(sessions)]
+        self.results = [SessionResult(user=i) for i in range(sessions)]
+        self._lock = threading.Lock()
+        self._done = 0
+        self._failed = 0
+        self.t0 = time.monotonic()
+
+    def request(self, user: int) -> Observation:
+        """One request of one user (users are independent; one user's requests are sequential)."""
+        result = self.results[user]
+        obs = self.clients[user].get(len(result.observations), self.t0)
+        result.observations.append(obs)
+        with self._lock:
+            self._done += 1
+            self._failed += 0 if obs.ok else 1
+            done, failed = self._done, self._failed
+        if self.progress:
+            self.progress(done, max(self.planned, done), failed)
+        return obs
+
+    def for_each_user(self, fn: Callable[[int], None]) -> None:
+        """Run ``fn(user)`` for every user, ``concurrency`` users at a time."""
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            for future in [pool.submit(fn, i) for i in range(self.sessions)]:
+                future.result()
+
+    def rounds(self, count: int = 1) -> None:
+        """Every user makes ``count`` more requests, ``interval`` seconds apart."""
+        _check_int("count", count, 1)
+
+        def user(i: int) -> None:
+            for k in range(count):
+                if self.interval and (k or self.results[i].observations):
+                    time.sleep(self.interval)
+                self.request(i)
+        self.for_each_user(user)
+
+    def report(self, rollout: dict | None = None, requests_per_session: int | None = None) -> Report:
+        for r in self.results:
+            r.lost.clear(), r.regressed.clear(), r.skipped.clear(), r.rotated.clear()
+            judge(r)
+        per_session = requests_per_session or max((len(r.observations) for r in self.results), default=0)
+        return Report(url=self.url, sessions=self.sessions, requests_per_session=per_session,
+                      duration_s=time.monotonic() - self.t0, results=self.results,
+                      min_pods=self.min_pods, allow_errors=self.allow_errors, rollout=rollout)
+
+
+def _check_int(name: str, value: object, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+
+
 def run_check(base_url: str, sessions: int = 20, requests: int = 10, *,
               path: str = DEFAULT_PATH, concurrency: int | None = None, timeout: float = 10.0,
               interval: float = 0.0, min_pods: int = 1, allow_errors: int = 0,
@@ -390,72 +472,35 @@ def run_check(base_url: str, sessions: int = 20, requests: int = 10, *,
     """Run the session-survival check and return its Report (nothing is printed).
 
     With ``rollout``, every user first makes one request, then the rollout is started, the users
-    make their remaining requests (``interval`` seconds apart), and those whose requests are done
-    before the rollout finished keep going at the same pace until it has; when the rollout is
-    over every user makes one last request, so each session is checked after every pod was
-    replaced.
+    make their remaining requests (``interval`` seconds apart, at least 0.1 s), and those whose
+    requests are done before the rollout finished keep going at the same pace until it has; when
+    the rollout is over every user makes one last request, so each session is checked after
+    every pod was replaced.
     """
-    for name, value, low in (("sessions", sessions, 1), ("requests", requests, 1),
-                             ("min_pods", min_pods, 1), ("allow_errors", allow_errors, 0)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    if timeout <= 0 or interval < 0:
-        raise ValueError("timeout must be > 0 and interval >= 0")
-    url = demo_url(base_url, path)
-    workers = concurrency or min(sessions, 16)
-    clients = [_Client(url, timeout, insecure, dict(headers or {})) for _ in range(sessions)]
-    results = [SessionResult(user=i) for i in range(sessions)]
-    planned = sessions * requests + (sessions if rollout else 0)
-    lock = threading.Lock()
-    counts = {"done": 0, "failed": 0}
-    t0 = time.monotonic()
-
-    def record(i: int, obs: Observation) -> None:
-        results[i].observations.append(obs)
-        with lock:
-            counts["done"] += 1
-            counts["failed"] += 0 if obs.ok else 1
-            done, failed = counts["done"], counts["failed"]
-        if progress:
-            progress(done, max(planned, done), failed)
-
-    def one(i: int) -> None:
-        record(i, clients[i].get(len(results[i].observations), t0))
-
-    def run_users(fn: Callable[[int], None], users: Iterable[int]) -> None:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            for f in [pool.submit(fn, i) for i in users]:
-                f.result()
-
-    rollout_outcome = None
+    _check_int("requests", requests, 1)
+    check = SessionCheck(base_url, sessions, path=path, concurrency=concurrency, timeout=timeout,
+                         interval=interval, min_pods=min_pods, allow_errors=allow_errors,
+                         insecure=insecure, headers=headers, progress=progress,
+                         planned_requests=sessions * requests + (sessions if rollout else 0))
     if rollout is None:
-        def user(i: int) -> None:
-            for k in range(requests):
-                if k and interval:
-                    time.sleep(interval)
-                one(i)
-        run_users(user, range(sessions))
-    else:
-        run_users(one, range(sessions))
-        pause = interval or 0.1  # never hammer the stack while pods are being replaced
-        started = time.monotonic()
-        rollout.start()
+        check.rounds(requests)
+        return check.report(requests_per_session=requests)
 
-        def user(i: int) -> None:
-            k = 1
-            while k < requests or not rollout.done():
-                if time.monotonic() - started > rollout_timeout:
-                    break
-                time.sleep(pause)
-                one(i)
-                k += 1
-        run_users(user, range(sessions))
-        rollout_outcome = rollout.wait(max(0.0, rollout_timeout - (time.monotonic() - started)))
-        rollout_outcome.setdefault("duration_s", round(time.monotonic() - started, 1))
-        run_users(one, range(sessions))
+    check.rounds(1)
+    pause = interval or 0.1  # never hammer the stack while pods are being replaced
+    started = time.monotonic()
+    rollout.start()
 
-    for r in results:
-        judge(r)
-    return Report(url=url, sessions=sessions, requests_per_session=requests,
-                  duration_s=time.monotonic() - t0, results=results, min_pods=min_pods,
-                  allow_errors=allow_errors, rollout=rollout_outcome)
+    def user(i: int) -> None:
+        k = 1
+        while k < requests or not rollout.done():
+            if time.monotonic() - started > rollout_timeout:
+                break
+            time.sleep(pause)
+            check.request(i)
+            k += 1
+    check.for_each_user(user)
+    outcome = rollout.wait(max(0.0, rollout_timeout - (time.monotonic() - started)))
+    outcome.setdefault("duration_s", round(time.monotonic() - started, 1))
+    check.rounds(1)
+    return check.report(rollout=outcome, requests_per_session=requests)

@@ -71,13 +71,16 @@ class RedisBox:
     """One redis-server process in a chroot laid out like the pod."""
 
     def __init__(self, workdir: Path, conf_text: str, auth_text: str,
-                 args: list[str] | None = None, netns_path: str | None = None) -> None:
+                 args: list[str] | None = None, netns_path: str | None = None,
+                 uid: int | None = None) -> None:
         self.workdir = Path(workdir)
         self.root = self.workdir / "root"
         self.conf_text = conf_text
         self.auth_text = auth_text
         self.args = list(args if args is not None else redis_config.server_args())
         self.netns_path = netns_path
+        self.uid = uid
+        """Run Redis as this uid/gid (the image's redis user is 999); None: root."""
         self.proc: subprocess.Popen | None = None
         self.log_path = self.workdir / "redis.log"
         self._layout()
@@ -103,6 +106,10 @@ class RedisBox:
         auth_file = auth_dir / redis_config.SECRET_AUTH_CONF_KEY
         auth_file.write_text(self.auth_text)
         auth_file.chmod(0o400)
+        if self.uid is not None:
+            # The Secret file is readable by the pod's user (fsGroup); the data volume is its.
+            os.chown(auth_file, self.uid, self.uid)
+            os.chown(self.data_dir, self.uid, self.uid)
 
     @property
     def pid(self) -> int:
@@ -124,7 +131,7 @@ class RedisBox:
             f"mount --bind /dev/urandom {r}/dev/urandom; "
             f"mount -t proc proc {r}/proc; "
             + ("" if self.netns_path else "ip link set lo up; ")
-            + f'exec chroot {r} "$@"'
+            + f'exec chroot {"--userspec=%d:%d " % (self.uid, self.uid) if self.uid is not None else ""}{r} "$@"'
         )
         # No --fork: unshare, sh and chroot exec in turn, so Popen's pid is redis-server's pid and
         # a signal sent to it reaches Redis itself (kill -9 in the tests means Redis dies).

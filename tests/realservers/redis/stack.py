@@ -1,0 +1,389 @@
+"""The Redis session path on real servers, built from the objects the program renders.
+
+``render()`` evaluates render_program.py (the lead's RedisSessionStore + a WildflyCluster with
+session backend redis) under mocks. ``RedisStack`` then runs, on helper W's network-namespace
+harness:
+
+- Redis (Debian's redis-server) in its own host named like the StatefulSet's pod, from the
+  rendered ConfigMap's redis.conf, the rendered Secret's auth.conf and the container's args,
+  as the image's redis uid, with the data directory kept across restarts (the PVC);
+- the rendered NetworkPolicy enforced with nftables inside the Redis host: only hosts whose
+  pod labels match its ``from`` podSelector reach the port (the others' packets are dropped,
+  as a NetworkPolicy-enforcing CNI does);
+- WildFly pods from the rendered Deployment (ClusterHarness), carrying the Spring Session demo
+  WAR (apps/spring-session-demo, built by build.sh) as the application image would; the
+  Service name in SPRING_DATA_REDIS_HOST resolves through the harness's DNS stand-in;
+- nginx in a host of its own, round-robin over the WildFly pods with no affinity of any kind.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from components import redis_config as rc
+from tests.realservers.harness import ClusterHarness, HarnessError, Host, Network, PodTemplate, WildflyPod
+
+from redisbox import RedisBox, require_tools
+from resp import Resp
+
+ROOT = Path(__file__).resolve().parents[3]
+PROGRAM = Path(__file__).resolve().parent / "render_program.py"
+DEMO_DIR = ROOT / "apps" / "spring-session-demo"
+EXPLODED_WAR = DEMO_DIR / "target" / "session-demo"
+K8S_NAMESPACE = "sessionstack"
+REDIS_UID = 999
+
+
+@dataclass
+class Rendered:
+    objects: list[dict[str, Any]]
+
+    def get(self, kind: str, name: str) -> dict[str, Any]:
+        found = [o for o in self.objects if o["kind"] == kind and o["metadata"]["name"] == name]
+        if len(found) != 1:
+            raise HarnessError(f"expected one rendered {kind} {name}, found {len(found)}")
+        return found[0]
+
+    def redis_statefulset(self) -> dict[str, Any]:
+        sets = [o for o in self.objects if o["kind"] == "StatefulSet"]
+        if len(sets) != 1:
+            raise HarnessError(f"expected one StatefulSet, found {[s['metadata']['name'] for s in sets]}")
+        return sets[0]
+
+    def redis_container(self) -> dict[str, Any]:
+        containers = self.redis_statefulset()["spec"]["template"]["spec"]["containers"]
+        return next(c for c in containers if c["name"] == "redis")
+
+    def _volume_source(self, mount_path: str) -> dict[str, Any]:
+        container = self.redis_container()
+        mount = next(m for m in container["volumeMounts"] if m["mountPath"] == mount_path)
+        volumes = self.redis_statefulset()["spec"]["template"]["spec"]["volumes"]
+        return next(v for v in volumes if v["name"] == mount["name"])
+
+    def redis_conf(self) -> str:
+        """redis.conf as the pod sees it: the ConfigMap mounted at CONFIG_DIR."""
+        source = self._volume_source(rc.CONFIG_DIR)["configMap"]
+        return self.get("ConfigMap", source["name"])["data"][rc.CONFIG_FILE]
+
+    def auth_secret(self) -> dict[str, Any]:
+        source = self._volume_source(rc.AUTH_DIR)["secret"]
+        return self.get("Secret", source["secretName"])
+
+    def auth_conf(self) -> str:
+        """The auth include as the pod sees it: the Secret item mounted under AUTH_DIR."""
+        source = self._volume_source(rc.AUTH_DIR)["secret"]
+        items = {i["path"]: i["key"] for i in source.get("items", [])}
+        key = items.get(rc.SECRET_AUTH_CONF_KEY, rc.SECRET_AUTH_CONF_KEY)
+        return self.auth_secret()["stringData"][key]
+
+    def password(self) -> str:
+        return self.auth_secret()["stringData"][rc.SECRET_PASSWORD_KEY]
+
+    def redis_args(self) -> list[str]:
+        container = self.redis_container()
+        return list(container.get("command") or []) + list(container.get("args") or [])
+
+    def redis_pod_name(self) -> str:
+        return self.redis_statefulset()["metadata"]["name"] + "-0"
+
+    def redis_pod_labels(self) -> dict[str, str]:
+        return dict(self.redis_statefulset()["spec"]["template"]["metadata"]["labels"])
+
+    def redis_network_policy(self) -> dict[str, Any]:
+        labels = self.redis_pod_labels()
+        found = [o for o in self.objects if o["kind"] == "NetworkPolicy"
+                 and selects(o["spec"]["podSelector"], labels)]
+        if len(found) != 1:
+            raise HarnessError(f"expected one NetworkPolicy selecting the Redis pod, found {len(found)}")
+        return found[0]
+
+    def redis_service_host(self, deployment: dict[str, Any]) -> str:
+        env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+        return next(e["value"] for e in env if e["name"] == "SPRING_DATA_REDIS_HOST")
+
+
+def render(maxmemory_mb: int = 64) -> Rendered:
+    from offline import mockrun
+
+    run = mockrun.run_program("redisrs", {"redisrs.maxmemoryMb": str(maxmemory_mb)}, program=PROGRAM)
+    return Rendered(run.kubernetes_objects())
+
+
+def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    """Kubernetes label selector semantics (matchLabels and matchExpressions)."""
+    for key, value in (selector.get("matchLabels") or {}).items():
+        if labels.get(key) != value:
+            return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr["key"], expr["operator"], expr.get("values") or []
+        if op == "In" and labels.get(key) not in values:
+            return False
+        if op == "NotIn" and labels.get(key) in values:
+            return False
+        if op == "Exists" and key not in labels:
+            return False
+        if op == "DoesNotExist" and key in labels:
+            return False
+    return True
+
+
+def policy_admits(policy: dict[str, Any], peer_labels: dict[str, str]) -> bool:
+    """Whether an ingress rule of ``policy`` admits a pod with ``peer_labels`` (same namespace)."""
+    for rule in policy["spec"].get("ingress") or []:
+        peers = rule.get("from")
+        if not peers:
+            return True  # a rule without `from` admits everybody
+        for peer in peers:
+            if "namespaceSelector" in peer or "ipBlock" in peer:
+                continue  # not used by the program; never admit by accident
+            if "podSelector" in peer and selects(peer["podSelector"], peer_labels):
+                return True
+    return False
+
+
+def policy_ports(policy: dict[str, Any], container: dict[str, Any]) -> list[int]:
+    named = {p["name"]: p["containerPort"] for p in container.get("ports", []) if "name" in p}
+    ports = []
+    for rule in policy["spec"].get("ingress") or []:
+        for port in rule.get("ports") or []:
+            value = port["port"]
+            ports.append(named[value] if isinstance(value, str) else int(value))
+    return sorted(set(ports))
+
+
+class HookedNetwork(Network):
+    """Network that gives every new host the cluster DNS (resolv.conf) before anything runs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.on_add: list[Callable[[Host], None]] = []
+
+    def add_host(self, name: str) -> Host:
+        host = super().add_host(name)
+        for hook in self.on_add:
+            hook(host)
+        return host
+
+
+class NginxFront:
+    """nginx in its own host: plain round-robin over the WildFly pods, no affinity."""
+
+    def __init__(self, host: Host, workdir: Path) -> None:
+        self.host = host
+        self.dir = workdir / "nginx"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.proc: subprocess.Popen | None = None
+        self.upstreams: list[str] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host.ip}:80"
+
+    def _write(self) -> None:
+        servers = "\n".join(f"        server {u} max_fails=1 fail_timeout=2s;" for u in self.upstreams)
+        d = self.dir
+        (d / "nginx.conf").write_text(f"""\
+worker_processes 1;
+daemon off;
+pid {d}/nginx.pid;
+error_log {d}/error.log notice;
+events {{ worker_connections 512; }}
+http {{
+    access_log off;
+    client_body_temp_path {d}/body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+    upstream was {{
+{servers}
+        keepalive 16;
+    }}
+    server {{
+        listen {self.host.ip}:80;
+        location / {{
+            proxy_pass http://was;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+            proxy_connect_timeout 1s;
+            proxy_read_timeout 30s;
+            proxy_next_upstream error timeout;
+        }}
+    }}
+}}
+""")
+
+    def start(self, upstreams: list[str]) -> None:
+        self.upstreams = list(upstreams)
+        self._write()
+        self.proc = self.host.popen(["nginx", "-c", str(self.dir / "nginx.conf"), "-e", str(self.dir / "error.log")],
+                                    env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}, log_path=self.dir / "console.log")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise HarnessError(f"nginx exited: {(self.dir / 'error.log').read_text(errors='replace')}")
+            if (self.dir / "nginx.pid").exists():
+                return
+            time.sleep(0.05)
+        raise HarnessError("nginx did not start")
+
+    def set_upstreams(self, upstreams: list[str]) -> None:
+        """Like the endpoints controller: the Service's endpoints change, the proxy follows."""
+        self.upstreams = list(upstreams)
+        self._write()
+        self.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.3)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGQUIT)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+class RedisStack:
+    """Redis + WildFly (Spring Session demo) + nginx, from the rendered objects."""
+
+    def __init__(self, *, wildfly_pods: int = 2, maxmemory_mb: int = 64, workdir: Path | None = None) -> None:
+        require_tools()
+        if shutil.which("nft") is None:
+            raise HarnessError("nft not found: the NetworkPolicy is enforced with nftables "
+                               "(run tests/realservers/redis/setup.sh)")
+        if not (EXPLODED_WAR / "WEB-INF" / "classes").is_dir():
+            raise HarnessError(f"{EXPLODED_WAR} missing: run apps/spring-session-demo/build.sh")
+        self.rendered = render(maxmemory_mb)
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="sessionstack-redis-"))
+        self.workdir.chmod(0o755)
+        self.network = HookedNetwork()
+        self.harness: ClusterHarness | None = None
+        self.redis: RedisBox | None = None
+        self.front: NginxFront | None = None
+        self.peer_labels: dict[str, dict[str, str]] = {}
+        """IP -> pod labels of every host on the network (what the NetworkPolicy matches)."""
+        try:
+            self._start(wildfly_pods)
+        except BaseException:
+            self.close()
+            raise
+
+    # -- assembly -------------------------------------------------------------------------
+    def _start(self, wildfly_pods: int) -> None:
+        deployment = next(o for o in self.rendered.objects if o["kind"] == "Deployment")
+        template = PodTemplate.from_rendered(self.rendered.objects, deployment["metadata"]["name"])
+        # The application image's WAR: what start.sh deploys from DEMO_APP_DIR.
+        template.env.append({"name": "DEMO_APP_DIR", "value": str(EXPLODED_WAR)})
+        self.template = template
+        (self.workdir / "pods").mkdir(exist_ok=True)
+        self.harness = ClusterHarness(template, namespace=K8S_NAMESPACE, network=self.network,
+                                      workdir=self.workdir / "pods")
+        self.network.on_add.append(lambda host: self.harness.dns.write_resolv_conf(host.ns))
+        secret = self.rendered.auth_secret()
+        self.harness.secrets[(secret["metadata"]["name"], rc.SECRET_PASSWORD_KEY)] = self.rendered.password()
+
+        self.redis_host = self.network.add_host(self.rendered.redis_pod_name())
+        self.peer_labels[self.redis_host.ip] = self.rendered.redis_pod_labels()
+        self.harness.dns.add(self.rendered.redis_service_host(deployment), self.redis_host.ip)
+        self.redis = RedisBox(self.workdir / "redis", self.rendered.redis_conf(), self.rendered.auth_conf(),
+                              args=self.rendered.redis_args(), netns_path=self.redis_host.netns_path,
+                              uid=REDIS_UID)
+        self.redis.start()
+
+        pods = [self.add_wildfly_pod() for _ in range(wildfly_pods)]
+        self.harness.wait_ready(pods, timeout=300)
+        self.front = NginxFront(self.network.add_host("front"), self.workdir)
+        self.front.start([f"{p.ip}:8080" for p in pods])
+
+    def add_wildfly_pod(self) -> WildflyPod:
+        pod = self.harness.add_pod()
+        self.peer_labels[pod.ip] = dict(self.template.labels)
+        self.enforce_network_policy()
+        return pod
+
+    def add_outsider(self, name: str, labels: dict[str, str]) -> Host:
+        """A host with the given pod labels (e.g. a pod of another workload)."""
+        host = self.network.add_host(name)
+        self.peer_labels[host.ip] = dict(labels)
+        self.enforce_network_policy()
+        return host
+
+    def enforce_network_policy(self) -> list[str]:
+        """(Re)write the nftables rules in the Redis host from the rendered NetworkPolicy.
+
+        Returns the admitted peer IPs. Loopback stays open (the kubelet's exec probes run
+        inside the pod).
+        """
+        policy = self.rendered.redis_network_policy()
+        ports = policy_ports(policy, self.rendered.redis_container())
+        admitted = sorted(ip for ip, labels in self.peer_labels.items()
+                          if ip != self.redis_host.ip and policy_admits(policy, labels))
+        port_set = ", ".join(str(p) for p in ports)
+        addr_set = ("ip saddr { " + ", ".join(admitted) + " } ") if admitted else ""
+        rules = (
+            "flush ruleset\n"
+            "table inet netpol {\n"
+            "  chain ingress {\n"
+            "    type filter hook input priority 0; policy accept;\n"
+            "    iif lo accept\n"
+            + (f"    tcp dport {{ {port_set} }} {addr_set}accept\n" if admitted else "")
+            + f"    tcp dport {{ {port_set} }} drop\n"
+            "  }\n"
+            "}\n")
+        path = self.workdir / "netpol.nft"
+        path.write_text(rules)
+        out = self.redis_host.run(["nft", "-f", str(path)])
+        if out.returncode != 0:
+            raise HarnessError(f"nft failed: {out.stderr}")
+        return admitted
+
+    # -- helpers for the scenarios --------------------------------------------------------
+    @property
+    def pods(self) -> list[WildflyPod]:
+        return self.harness.live_pods
+
+    @property
+    def url(self) -> str:
+        return self.front.url
+
+    def redis_client(self, authenticate: bool = True) -> Resp:
+        """A client on the Redis pod's loopback (like `kubectl exec ... redis-cli`)."""
+        client = Resp(self.redis.connect("127.0.0.1", rc.REDIS_PORT))
+        if authenticate:
+            client.call("AUTH", self.rendered.password())
+        return client
+
+    def session_keys(self) -> list[bytes]:
+        with self.redis_client() as r:
+            return sorted(k for k in r.call("KEYS", "sessionstack:session:sessions:*"))
+
+    def restart_redis(self, sig: int = signal.SIGTERM) -> float:
+        """Stop Redis with ``sig`` and start it again on the same data; returns seconds down."""
+        t0 = time.monotonic()
+        self.redis.stop(sig)
+        self.redis.start()
+        self.enforce_network_policy()
+        return time.monotonic() - t0
+
+    def close(self) -> None:
+        if self.front:
+            self.front.stop()
+        if self.redis:
+            self.redis.stop(signal.SIGKILL)
+        if self.harness:
+            self.harness.close()  # also closes the network it was given? no: only its own
+        self.network.close()
+
+    def __enter__(self) -> "RedisStack":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
