@@ -1,0 +1,225 @@
+"""ElastiCacheSessionStore: the session store on AWS, with the same outputs as RedisSessionStore.
+
+A Redis OSS replication group (cluster mode off): a primary and at least one replica in different
+zones, Multi-AZ with automatic failover (the replica is promoted and the primary endpoint's DNS
+name follows it, so clients reconnect to the same host name), TLS in transit, encryption at rest,
+and an AUTH token generated here. It sits in the private subnets behind a security group that
+admits port 6379 from the node/pod security group only. The token is also written to a Kubernetes
+Secret ``<name>-auth`` (key ``password``) in the application namespace, so WildFly pods read it
+exactly as they read the in-cluster store's password; the only difference a client sees is
+``tls == True``.
+
+Token changes use the ROTATE strategy: ElastiCache then accepts the old and the new token until
+the next change, so running pods keep their connections while the Secret is updated.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from components import k8s_common
+from components.redis_config import REDIS_PORT, SECRET_PASSWORD_KEY
+
+AUTH_TOKEN_SPECIALS = "!&#$^<>-"
+"""The only non-alphanumeric characters ElastiCache accepts in an AUTH token."""
+AUTH_TOKEN_LENGTH = 48
+"""ElastiCache takes 16 to 128 characters."""
+ENGINE_VERSIONS = ("6.2", "7.0", "7.1")
+"""Redis OSS versions ElastiCache offers with TLS, AUTH and Multi-AZ (cluster mode off)."""
+
+_NODE_TYPE = re.compile(r"^cache\.[a-z][a-z0-9-]*\.[a-z0-9]+$")
+_MAINTENANCE_WINDOW = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun):\d\d:\d\d-(mon|tue|wed|thu|fri|sat|sun):\d\d:\d\d$")
+_GROUP_ID_MAX = 40
+
+
+def replication_group_id(base: str, suffix: str) -> str:
+    """A replication group id: 1-40 lower-case letters, digits and '-', starting with a letter,
+    no '--' and no trailing '-'. The random suffix keeps ids unique across stacks in one account."""
+    stem = re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9-]", "-", base.lower()))
+    if not stem[:1].isalpha():
+        stem = "s" + stem
+    stem = stem[: _GROUP_ID_MAX - len(suffix) - 1].strip("-")
+    group_id = f"{stem}-{suffix}"
+    if not re.match(r"^[a-z](?!.*--)[a-z0-9-]{0,38}[a-z0-9]$", group_id):
+        raise ValueError(f"cannot build a replication group id from {base!r} and {suffix!r}: got {group_id!r}")
+    return group_id
+
+
+@dataclass(frozen=True)
+class ElastiCacheSessionStoreArgs:
+    namespace: pulumi.Input[str]
+    """Application namespace: the Secret with the token goes there."""
+    vpc_id: pulumi.Input[str]
+    subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
+    """Private subnets in at least two zones (EksCluster.private_subnet_ids)."""
+    allowed_security_group_id: pulumi.Input[str]
+    """The only security group admitted on 6379 (EksCluster.cluster_security_group_id: nodes and pods)."""
+    node_type: str = "cache.t4g.small"
+    num_cache_clusters: int = 2
+    """Primary plus replicas (2-6); each in its own zone as far as the subnets allow."""
+    engine_version: str = "7.1"
+    snapshot_retention_days: int = 0
+    """Daily snapshots kept; 0: none (sessions are short-lived, and snapshots would hold live tokens)."""
+    maintenance_window: str | None = None
+    """e.g. 'sun:05:00-sun:06:00' (UTC); None: chosen by AWS."""
+    apply_immediately: bool = False
+    """False: modifications wait for the maintenance window instead of failing over now."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.node_type, str) or not _NODE_TYPE.match(self.node_type) or self.node_type.startswith("cache.t1."):
+            _fail("node_type", self.node_type, "a current ElastiCache node type such as 'cache.t4g.small' or 'cache.r7g.large'")
+        _check_int("num_cache_clusters", self.num_cache_clusters, 2, 6)
+        if self.engine_version not in ENGINE_VERSIONS:
+            _fail("engine_version", self.engine_version, "one of " + ", ".join(repr(v) for v in ENGINE_VERSIONS))
+        _check_int("snapshot_retention_days", self.snapshot_retention_days, 0, 35)
+        window = self.maintenance_window
+        if window is not None and (not isinstance(window, str) or not _MAINTENANCE_WINDOW.match(window)):
+            _fail("maintenance_window", window, "None or 'ddd:hh:mm-ddd:hh:mm' such as 'sun:05:00-sun:06:00'")
+        if not isinstance(self.apply_immediately, bool):
+            _fail("apply_immediately", self.apply_immediately, "True or False")
+        subnets = self.subnet_ids
+        if isinstance(subnets, (list, tuple)):
+            _check_subnets(subnets)
+
+
+def _fail(field: str, value: object, allowed: str) -> None:
+    raise ValueError(f"ElastiCacheSessionStoreArgs.{field} must be {allowed}, got {value!r}")
+
+
+def _check_int(field: str, value: object, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        _fail(field, value, f"an integer from {low} to {high}")
+
+
+def _check_subnets(subnets: Sequence[object]) -> list[object]:
+    known = [s for s in subnets if isinstance(s, str)]
+    if len(subnets) < 2 or len(set(known)) < len(known):
+        _fail("subnet_ids", list(subnets), "at least two distinct private subnets (Multi-AZ needs a second zone)")
+    return list(subnets)
+
+
+class ElastiCacheSessionStore(pulumi.ComponentResource):
+    host: pulumi.Output[str]
+    """Primary endpoint: follows the primary through a failover."""
+    port: pulumi.Output[int]
+    tls: pulumi.Output[bool]
+    """Always True: transit encryption is on, clients must speak TLS."""
+    password_secret_name: pulumi.Output[str]
+    """Kubernetes Secret ``<name>-auth`` in the application namespace."""
+    password_secret_key: pulumi.Output[str]
+    password: pulumi.Output[str]
+    """The AUTH token, as a secret Output; never export it."""
+    reader_host: pulumi.Output[str]
+    """Reader endpoint (the replicas), for read-only clients."""
+    replication_group_id: pulumi.Output[str]
+    security_group_id: pulumi.Output[str]
+
+    def __init__(self, name: str, args: ElastiCacheSessionStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        k8s_common.validate_component_name("ElastiCacheSessionStore", name)
+        super().__init__("sessionstack:aws:ElastiCacheSessionStore", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = {"app.kubernetes.io/part-of": k8s_common.PART_OF, "sessionstack.io/session-store": name}
+
+        token = random.RandomPassword(
+            f"{name}-auth-token",
+            length=AUTH_TOKEN_LENGTH,
+            special=True,
+            override_special=AUTH_TOKEN_SPECIALS,
+            min_lower=1,
+            min_upper=1,
+            min_numeric=1,
+            opts=child,
+        )
+        suffix = random.RandomString(f"{name}-suffix", length=6, special=False, upper=False, opts=child).result
+        group_id = suffix.apply(lambda s: replication_group_id(name, s))
+
+        sg = aws.ec2.SecurityGroup(
+            f"{name}-sg",
+            vpc_id=args.vpc_id,
+            description=f"ElastiCache {name}: Redis from the cluster's nodes and pods only",
+            tags={**tags, "Name": f"{name}-redis"},
+            opts=child,
+        )
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-in",
+            security_group_id=sg.id,
+            referenced_security_group_id=args.allowed_security_group_id,
+            ip_protocol="tcp",
+            from_port=REDIS_PORT,
+            to_port=REDIS_PORT,
+            description="Redis (TLS) from nodes and pods",
+            opts=child,
+        )
+        subnet_group = aws.elasticache.SubnetGroup(
+            f"{name}-subnets",
+            name=group_id,
+            description=f"Private subnets of session store {name}",
+            subnet_ids=pulumi.Output.from_input(args.subnet_ids).apply(_check_subnets),
+            tags=tags,
+            opts=child,
+        )
+        group = aws.elasticache.ReplicationGroup(
+            f"{name}-redis",
+            replication_group_id=group_id,
+            description=f"sessionstack session store {name}",
+            engine="redis",
+            engine_version=args.engine_version,
+            node_type=args.node_type,
+            num_cache_clusters=args.num_cache_clusters,
+            port=REDIS_PORT,
+            automatic_failover_enabled=True,
+            multi_az_enabled=True,
+            transit_encryption_enabled=True,
+            at_rest_encryption_enabled=True,
+            auth_token=token.result,
+            auth_token_update_strategy="ROTATE",
+            subnet_group_name=subnet_group.name,
+            security_group_ids=[sg.id],
+            snapshot_retention_limit=args.snapshot_retention_days,
+            maintenance_window=args.maintenance_window,
+            apply_immediately=args.apply_immediately,
+            auto_minor_version_upgrade=True,
+            tags=tags,
+            opts=child,
+        )
+        secret = k8s.core.v1.Secret(
+            f"{name}-auth",
+            metadata={
+                "name": f"{name}-auth",
+                "namespace": args.namespace,
+                "labels": k8s_common.standard_labels("elasticache", name, "session-store"),
+            },
+            type="Opaque",
+            string_data={SECRET_PASSWORD_KEY: token.result},
+            opts=child,
+        )
+
+        self.host = group.primary_endpoint_address
+        self.port = group.port.apply(int)  # mocks and JSON hand numbers over as floats
+        self.tls = pulumi.Output.from_input(True)
+        self.password_secret_name = secret.metadata.name
+        self.password_secret_key = pulumi.Output.from_input(SECRET_PASSWORD_KEY)
+        self.password = pulumi.Output.secret(token.result)
+        self.reader_host = group.reader_endpoint_address
+        self.replication_group_id = group.replication_group_id
+        self.security_group_id = sg.id
+        self.register_outputs(
+            {
+                "host": self.host,
+                "port": self.port,
+                "tls": self.tls,
+                "password_secret_name": self.password_secret_name,
+                "password_secret_key": self.password_secret_key,
+                "password": self.password,
+                "reader_host": self.reader_host,
+                "replication_group_id": self.replication_group_id,
+                "security_group_id": self.security_group_id,
+            }
+        )
