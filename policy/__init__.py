@@ -1,0 +1,1 @@
+"""sessionstack policy pack: rules (one module per area), the pack assembly and the offline runner."""
