@@ -63,7 +63,9 @@ def application(settings: StackSettings, ns: pulumi.Input[str], opts: pulumi.Res
     )
     apache = ApacheStaticTier(
         "apache",
-        ApacheStaticTierArgs(namespace=ns, replicas=settings.apache.replicas, max_replicas=settings.apache.max_replicas),
+        ApacheStaticTierArgs(
+            namespace=ns, replicas=settings.apache.replicas, max_replicas=settings.apache.max_replicas, spread_topology_keys=spread
+        ),
         opts=opts,
     )
     return wildfly, apache, store

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
+from components.routing_rules import check_cookie_name
 from components.wildfly_config import WILDFLY_IMAGE, Discovery, SessionBackend
 
 PROJECT = "sessionstack"
@@ -71,7 +72,7 @@ KEYS: tuple[Key, ...] = (
     Key("wildfly.cacheOwners", "integer", 2, "Owners of each session in the distributed Infinispan cache (1-10)."),
     Key("wildfly.demoApp", "boolean", True, "Deploy the session demo app from a ConfigMap (false: bring your own image)."),
     Key("wildfly.image", "string", WILDFLY_IMAGE, "WildFly image, pinned by tag or digest (never latest)."),
-    Key("apache.replicas", "integer", 2, "Apache httpd pods for static content (HPA minimum)."),
+    Key("apache.replicas", "integer", 2, "Apache httpd pods for static content (2-50; the HPA minimum)."),
     Key("apache.maxReplicas", "integer", 4, "HPA maximum for Apache httpd (>= apache.replicas)."),
     Key("redis.backend", "string", "auto", "Session store: auto (elasticache on eks, kubernetes elsewhere), kubernetes or elasticache (eks only)."),
     Key("redis.storage", "string", "1Gi", "Persistent volume size per Redis pod (Kubernetes quantity)."),
@@ -95,7 +96,6 @@ _KEYS_BY_NAME = {k.name: k for k in KEYS}
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _QUANTITY = re.compile(r"^[1-9][0-9]*(Mi|Gi|Ti)$")
-_COOKIE_TOKEN = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$")
 _K8S_VERSION = re.compile(r"^1\.(\d+)$")
 _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 _IMAGE = re.compile(r"^(?P<repo>[a-z0-9]+([._/-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*)(?P<ref>(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?)$")
@@ -220,6 +220,14 @@ def _is_pinned_image(image: str) -> bool:
     return "@sha256:" in ref or ref.lstrip(":") != "latest"
 
 
+def _is_affinity_cookie(value: str) -> bool:
+    try:
+        check_cookie_name(value)
+    except ValueError:
+        return False
+    return True
+
+
 def _is_vpc_cidr(value: str) -> bool:
     try:
         net = ipaddress.ip_network(value, strict=True)
@@ -268,7 +276,7 @@ def load_settings(raw: Mapping[str, str | None]) -> StackSettings:
             "the ConfigMap demo keeps its sessions inside WildFly; set wildfly.image to an application "
             "image that stores sessions in Redis (e.g. apps/spring-session-demo) and wildfly.demoApp to false"
         )
-    apache_replicas = read.integer("apache.replicas", 1, 50)
+    apache_replicas = read.integer("apache.replicas", 2, 50)
     apache = ApacheSettings(apache_replicas, read.integer("apache.maxReplicas", apache_replicas, 100))
 
     redis_backend = read.choice("redis.backend", RedisBackend)
@@ -287,7 +295,7 @@ def load_settings(raw: Mapping[str, str | None]) -> StackSettings:
     routing = RoutingSettings(
         implementation=read.choice("routing.implementation", RoutingImplementation),
         host=read.string("routing.host", lambda v: v == "" or bool(_DNS_SUBDOMAIN.match(v)), "empty or a DNS-1123 subdomain such as shop.example.com"),
-        session_cookie=read.string("routing.sessionCookie", lambda v: bool(_COOKIE_TOKEN.match(v)), "a cookie name of 1-64 token characters (no spaces, ';', ',' or '=')"),
+        session_cookie=read.string("routing.sessionCookie", _is_affinity_cookie, "a cookie name of 1-64 token characters (no spaces, ';', ',' or '='), other than the applications' JSESSIONID or SESSION"),
         install_controller=read.boolean("routing.installController"),
     )
     eks = EksSettings(

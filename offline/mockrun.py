@@ -135,8 +135,8 @@ def _make_mocks_and_monitor(run: StackRun):
                         "securityGroupIds": [],
                     },
                     "version": "1.33",
-                }, None
-            return copy.deepcopy(_CALL_ANSWERS.get(args.token, {})), None
+                }, []
+            return copy.deepcopy(_CALL_ANSWERS.get(args.token, {})), []
 
     class RecordingMonitor(MockMonitor):
         def RegisterResource(self, request):  # noqa: N802 (gRPC name)
@@ -192,7 +192,7 @@ def load_stack_config(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, 
             raise ValueError(f"{path}: secure values cannot be evaluated offline ({key})")
         if isinstance(value, bool):
             value = "true" if value else "false"
-        values[key] = value if isinstance(value, str) else yaml.safe_dump(value).strip()
+        values[key] = value if isinstance(value, str) else str(value) if isinstance(value, (int, float)) else yaml.safe_dump(value).strip()
     return values
 
 

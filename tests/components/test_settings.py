@@ -51,6 +51,8 @@ def test_redis_backend_auto_means_elasticache_on_eks_only():
         ({"platform": "dev", "eks.stickinessSeconds": "600"}, "sessionstack:eks.stickinessSeconds is a setting for platform eks only, got '600' on platform 'dev'"),
         ({"platform": "eks", "routing.installController": "true"}, "sessionstack:routing.installController is a setting for platform dev only, got 'true' on platform 'eks'"),
         ({"wildfly.sessionBackend": "redis"}, "sessionstack:wildfly.demoApp must be false when sessionstack:wildfly.sessionBackend is 'redis', got 'true'"),
+        ({"routing.sessionCookie": "JSESSIONID"}, "other than the applications' JSESSIONID or SESSION, got 'JSESSIONID'"),
+        ({"apache.replicas": "1"}, "sessionstack:apache.replicas must be an integer from 2 to 50, got '1'"),
         ({"wildfly.replica": "3"}, "sessionstack:wildfly.replica is not a sessionstack setting"),
     ],
 )
