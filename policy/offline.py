@@ -72,6 +72,10 @@ class Report:
     levels: dict[str, str]
     violations: list[Violation] = field(default_factory=list)
     not_applicable: dict[str, list[str]] = field(default_factory=dict)
+    applied: dict[str, int] = field(default_factory=dict)
+    """Per policy: how many validations ran to the end (resources, or 1 for a stack policy)."""
+    types: dict[str, int] = field(default_factory=dict)
+    """Declared resources per type token."""
 
     @property
     def mandatory(self) -> list[Violation]:
@@ -93,6 +97,8 @@ class Report:
             "levels": self.levels,
             "violations": [asdict(v) for v in self.violations],
             "notApplicable": {k: sorted(set(v)) for k, v in self.not_applicable.items()},
+            "applied": self.applied,
+            "types": self.types,
             "mandatory": len(self.mandatory),
             "advisory": len(self.advisory),
         }
@@ -211,6 +217,8 @@ def evaluate(
     )
     stack_view = stack_resources(items)
     types = {item.urn: item.type for item in items}
+    for item in items:
+        report.types[item.type] = report.types.get(item.type, 0) + 1
     for policy in policies:
         level = resolved[policy.name].level
         if level is EnforcementLevel.DISABLED:
@@ -238,6 +246,7 @@ def _collector(report: Report, policy: str, level: EnforcementLevel, fixed_urn: 
 def _run(policy: Any, args: Any, report_violation: Any, report: Report) -> None:
     try:
         policy.validate(args, report_violation)
+        report.applied[policy.name] = report.applied.get(policy.name, 0) + 1
     except NotApplicable as exc:
         report.not_applicable.setdefault(policy.name, []).append(exc.reason or "")
     except Exception as exc:

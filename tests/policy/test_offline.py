@@ -1,0 +1,118 @@
+"""The whole pack on every stack of this project (offline, under mocks), and the policy config
+(enforcement per stack) resolved the way the engine resolves ``--policy-pack-config``."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pulumi_policy import EnforcementLevel
+
+from offline import mockrun
+from policy.offline import evaluate_stack, render
+from policy.pack import (
+    CONFIG_DIR,
+    PolicyConfigError,
+    build_policies,
+    default_enforcement,
+    is_production,
+    load_config_file,
+    parse_config,
+    resolve_config,
+)
+
+STRICT = {"all": "mandatory", "session-affinity-is-not-failover": "advisory"}
+
+
+@pytest.mark.parametrize("stack", mockrun.stacks())
+def test_project_stack_has_no_mandatory_violation(stack, tmp_path):
+    report = evaluate_stack(stack)
+    print(render(report))
+    assert report.mandatory == [], render(report)
+    # Not vacuous: the session rules looked at the stack's WildFly, the image rule at every workload.
+    assert report.applied.get("sessions-need-a-strategy") == 1
+    assert report.applied.get("images-are-pinned", 0) >= 2
+    if report.types.get("aws:lb/targetGroup:TargetGroup"):
+        assert report.applied.get("alb-target-group-stickiness") == 1
+    if report.types.get("aws:elasticache/replicationGroup:ReplicationGroup"):
+        assert report.applied.get("elasticache-auth-and-tls") == 1
+    if report.types.get("kubernetes:apps/v1:StatefulSet"):
+        assert report.applied.get("statefulset-headless-service") == 1
+    # And with every rule mandatory the stack is still clean.
+    strict = tmp_path / "strict.json"
+    strict.write_text(json.dumps(STRICT))
+    strict_report = evaluate_stack(stack, config_file=strict)
+    assert strict_report.mandatory == [], render(strict_report)
+
+
+def test_eks_stack_runs_mandatory_with_the_ha_minimums():
+    report = evaluate_stack("eks")
+    assert report.levels["images-are-pinned"] == "mandatory"
+    assert report.levels["session-affinity-is-not-failover"] == "advisory"
+    assert report.applied.get("ha-minimums") == 1
+    assert report.applied.get("alb-target-group-stickiness") == 1
+
+
+def test_every_stack_has_a_policy_config_and_no_config_is_orphaned():
+    assert {p.stem for p in CONFIG_DIR.glob("*.json")} == set(mockrun.stacks())
+
+
+@pytest.mark.parametrize("stack, level, production", [("local", "advisory", False), ("dev", "advisory", False), ("eks", "mandatory", True)])
+def test_stack_config_files(stack, level, production):
+    policies = build_policies(is_production(stack))
+    resolved = resolve_config(policies, default_enforcement(is_production(stack)), load_config_file(CONFIG_DIR / f"{stack}.json"))
+    for name, entry in resolved.items():
+        expected = "advisory" if name == "session-affinity-is-not-failover" else level
+        assert entry.level.value == expected, name
+    assert resolved["ha-minimums"].properties["production"] is production
+
+
+def test_resolution_order_matches_the_engine():
+    policies = build_policies(False)
+    defaults = resolve_config(policies, EnforcementLevel.MANDATORY, None)
+    assert defaults["images-are-pinned"].level is EnforcementLevel.MANDATORY
+    assert defaults["session-affinity-is-not-failover"].level is EnforcementLevel.ADVISORY  # its own level
+    assert defaults["ha-minimums"].properties == {"production": False}  # schema default
+    config = parse_config({"all": "disabled", "images-are-pinned": "mandatory", "ha-minimums": {"minReplicas": 3}})
+    resolved = resolve_config(policies, EnforcementLevel.ADVISORY, config)
+    assert resolved["images-are-pinned"].level is EnforcementLevel.MANDATORY
+    assert resolved["session-affinity-is-not-failover"].level is EnforcementLevel.DISABLED  # "all" overrides it
+    assert resolved["ha-minimums"].level is EnforcementLevel.DISABLED
+    assert resolved["ha-minimums"].properties == {"production": False, "minReplicas": 3}
+
+
+@pytest.mark.parametrize(
+    "config, expected",
+    [
+        ({"images-are-pined": "mandatory"}, "does not have: ['images-are-pined']"),
+        ({"all": "blocking"}, "'blocking' is not an enforcement level"),
+        ({"ha-minimums": {"production": "yes"}}, "ha-minimums: 'yes' is not of type 'boolean'"),
+        ({"ha-minimums": {"minReplicas": 1}}, "1 is less than the minimum of 2"),
+        ({"images-are-pinned": {"enforcementLevel": "mandatory", "x": 1}}, "takes no properties"),
+        ({"images-are-pinned": 3}, "must be an enforcement level string or an object"),
+    ],
+)
+def test_invalid_config_is_refused(config, expected):
+    with pytest.raises(PolicyConfigError) as err:
+        resolve_config(build_policies(True), EnforcementLevel.MANDATORY, parse_config(config))
+    assert expected in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "stack, project_config, production",
+    [
+        ("eks", None, True),
+        ("prod", None, True),
+        ("production", None, True),
+        ("prod-eu", None, True),
+        ("acme/sessionstack/eks", None, True),
+        ("dev", None, False),
+        ("local", None, False),
+        ("staging", None, False),
+        ("producer", None, False),
+        (None, None, False),
+        ("staging", {"sessionstack:platform": "eks"}, True),
+    ],
+)
+def test_production_stacks(stack, project_config, production):
+    assert is_production(stack, project_config) is production
