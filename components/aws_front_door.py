@@ -145,6 +145,21 @@ def _check_subnets(subnets: Sequence[Any]) -> list[Any]:
     return list(subnets)
 
 
+def _health_check(port: str, path: str) -> aws.lb.TargetGroupHealthCheckArgs:
+    """HTTP 200 on ``path``: two checks 10 s apart take a pod in or out (about 20 s either way)."""
+    return aws.lb.TargetGroupHealthCheckArgs(
+        enabled=True,
+        protocol="HTTP",
+        port=port,
+        path=path,
+        matcher="200",
+        interval=10,
+        timeout=5,
+        healthy_threshold=2,
+        unhealthy_threshold=2,
+    )
+
+
 def target_group_binding(
     name: pulumi.Input[str],
     namespace: pulumi.Input[str],
@@ -252,17 +267,7 @@ class AwsFrontDoor(pulumi.ComponentResource):
             stickiness=aws.lb.TargetGroupStickinessArgs(
                 enabled=True, type="lb_cookie", cookie_duration=args.stickiness_seconds
             ),
-            health_check=aws.lb.TargetGroupHealthCheckArgs(
-                enabled=True,
-                protocol="HTTP",
-                port=str(args.wildfly_health_check_port),
-                path=args.wildfly_health_check_path,
-                matcher="200",
-                interval=10,
-                timeout=5,
-                healthy_threshold=2,
-                unhealthy_threshold=2,
-            ),
+            health_check=_health_check(str(args.wildfly_health_check_port), args.wildfly_health_check_path),
             tags={**tags, "Name": f"{name}-wildfly"},
             opts=child,
         )
@@ -276,17 +281,7 @@ class AwsFrontDoor(pulumi.ComponentResource):
             deregistration_delay=args.deregistration_delay_seconds,
             # Static files need no affinity: any Apache pod serves any file.
             stickiness=aws.lb.TargetGroupStickinessArgs(enabled=False, type="lb_cookie"),
-            health_check=aws.lb.TargetGroupHealthCheckArgs(
-                enabled=True,
-                protocol="HTTP",
-                port="traffic-port",
-                path=args.apache_health_check_path,
-                matcher="200",
-                interval=10,
-                timeout=5,
-                healthy_threshold=2,
-                unhealthy_threshold=2,
-            ),
+            health_check=_health_check("traffic-port", args.apache_health_check_path),
             tags={**tags, "Name": f"{name}-apache"},
             opts=child,
         )

@@ -247,29 +247,21 @@ class EksCluster(pulumi.ComponentResource):
         )
         igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, tags={"Name": f"{name}-igw"}, opts=child)
 
-        public_subnets, private_subnets = [], []
+        subnets: dict[str, list[aws.ec2.Subnet]] = {"public": [], "private": []}
         for i in range(zones):
             zone = zone_names.apply(lambda names, i=i: names[i])
-            public_subnets.append(
-                aws.ec2.Subnet(
-                    f"{name}-public-{i}",
-                    vpc_id=vpc.id,
-                    cidr_block=public_cidrs[i],
-                    availability_zone=zone,
-                    tags={"Name": f"{name}-public-{i}", ELB_ROLE_TAG: "1", **shared},
-                    opts=child,
+            for kind, cidrs, role_tag in (("public", public_cidrs, ELB_ROLE_TAG), ("private", private_cidrs, INTERNAL_ELB_ROLE_TAG)):
+                subnets[kind].append(
+                    aws.ec2.Subnet(
+                        f"{name}-{kind}-{i}",
+                        vpc_id=vpc.id,
+                        cidr_block=cidrs[i],
+                        availability_zone=zone,
+                        tags={"Name": f"{name}-{kind}-{i}", role_tag: "1", **shared},
+                        opts=child,
+                    )
                 )
-            )
-            private_subnets.append(
-                aws.ec2.Subnet(
-                    f"{name}-private-{i}",
-                    vpc_id=vpc.id,
-                    cidr_block=private_cidrs[i],
-                    availability_zone=zone,
-                    tags={"Name": f"{name}-private-{i}", INTERNAL_ELB_ROLE_TAG: "1", **shared},
-                    opts=child,
-                )
-            )
+        public_subnets, private_subnets = subnets["public"], subnets["private"]
 
         public_rt = aws.ec2.RouteTable(
             f"{name}-public-rt",
@@ -309,18 +301,7 @@ class EksCluster(pulumi.ComponentResource):
                 aws.ec2.RouteTableAssociation(f"{name}-private-rta-{i}", subnet_id=subnet.id, route_table_id=rt.id, opts=child),
             ]
 
-        cluster_role = aws.iam.Role(
-            f"{name}-cluster-role", assume_role_policy=assume_role_policy("eks.amazonaws.com"), opts=child
-        )
-        cluster_attachments = [
-            aws.iam.RolePolicyAttachment(
-                f"{name}-cluster-{policy}",
-                role=cluster_role.name,
-                policy_arn=f"arn:aws:iam::aws:policy/{policy}",
-                opts=child,
-            )
-            for policy in _CLUSTER_POLICIES
-        ]
+        cluster_role, cluster_attachments = self._service_role(f"{name}-cluster", "eks.amazonaws.com", _CLUSTER_POLICIES)
         cluster = aws.eks.Cluster(
             f"{name}-cluster",
             name=cluster_name,
@@ -341,13 +322,7 @@ class EksCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=cluster_attachments),
         )
 
-        node_role = aws.iam.Role(f"{name}-node-role", assume_role_policy=assume_role_policy("ec2.amazonaws.com"), opts=child)
-        node_attachments = [
-            aws.iam.RolePolicyAttachment(
-                f"{name}-node-{policy}", role=node_role.name, policy_arn=f"arn:aws:iam::aws:policy/{policy}", opts=child
-            )
-            for policy in _NODE_POLICIES
-        ]
+        node_role, node_attachments = self._service_role(f"{name}-node", "ec2.amazonaws.com", _NODE_POLICIES)
         node_group = aws.eks.NodeGroup(
             f"{name}-nodes",
             cluster_name=cluster.name,
@@ -383,6 +358,16 @@ class EksCluster(pulumi.ComponentResource):
             lambda values: kubeconfig(*values)
         )
         return [node_group, oidc]
+
+    def _service_role(self, prefix: str, service: str, policies: tuple[str, ...]) -> tuple[aws.iam.Role, list[pulumi.Resource]]:
+        """Role ``<prefix>-role`` that ``service`` may assume, with AWS managed ``policies`` attached."""
+        child = pulumi.ResourceOptions(parent=self)
+        role = aws.iam.Role(f"{prefix}-role", assume_role_policy=assume_role_policy(service), opts=child)
+        attachments: list[pulumi.Resource] = [
+            aws.iam.RolePolicyAttachment(f"{prefix}-{policy}", role=role.name, policy_arn=f"arn:aws:iam::aws:policy/{policy}", opts=child)
+            for policy in policies
+        ]
+        return role, attachments
 
     def _adopt(self, name: str, cluster_name: str, region: pulumi.Output[str]) -> list[pulumi.Resource]:
         invoke = pulumi.InvokeOutputOptions(parent=self)

@@ -104,3 +104,51 @@ def aws_extras(pulumi_mocks) -> CallLog:
     mocks.new_resource = new_resource
     monitor.RegisterResource = register
     return log
+
+
+def settle_failures(pulumi_mocks) -> list[str]:
+    """Settles a program whose registrations are expected to fail; returns every error message.
+
+    ``settle`` stops at the first failure and keeps raising it. This drains every outstanding
+    registration and output instead, retrieving each exception (none is left to be reported as
+    "never retrieved" when the interpreter exits), then clears the runtime's error state.
+    """
+    import asyncio
+    import gc
+
+    from pulumi.runtime import settings as runtime_settings
+    from pulumi.runtime.sync_await import _sync_await
+
+    settings = runtime_settings.SETTINGS
+    manager = settings.rpc_manager
+    messages: list[str] = []
+
+    async def drain() -> None:
+        while manager.rpcs or settings.outputs:
+            while manager.rpcs:
+                await asyncio.sleep(0)
+                try:
+                    await manager.rpcs.pop()
+                except Exception as exc:  # noqa: BLE001 - collected for the caller's assertions
+                    messages.append(str(exc))
+            with settings.lock:
+                pending = list(settings.outputs)
+                settings.outputs.clear()
+            for result in await asyncio.gather(*pending, return_exceptions=True):
+                if isinstance(result, Exception):
+                    messages.append(str(result))
+
+    _sync_await(drain())
+    if manager.unhandled_exception is not None:
+        messages.append(str(manager.unhandled_exception))
+    manager.clear()
+    # The failed resources' own output futures hold the same errors and nobody awaits them:
+    # collect them now, into the list, rather than as "never retrieved" noise at exit.
+    loop = asyncio.get_event_loop()
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: messages.append(str(context.get("exception", context.get("message")))))
+    try:
+        gc.collect()
+    finally:
+        loop.set_exception_handler(previous)
+    return messages
