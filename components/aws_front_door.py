@@ -46,6 +46,7 @@ ALB_COOKIE = "AWSALB"
 """The cookie AWS names for lb_cookie stickiness (AWSALBCORS is its CORS twin)."""
 WILDFLY_READINESS_PATH = "/health/ready"
 TGB_API_VERSION = "elbv2.k8s.aws/v1beta1"
+SESSION_HOLDING_TAG = "sessionstack.io/session-holding"
 STATIC_RULE_FIRST_PRIORITY = 100
 _ELB_NAME_MAX = 32
 
@@ -268,7 +269,8 @@ class AwsFrontDoor(pulumi.ComponentResource):
                 enabled=True, type="lb_cookie", cookie_duration=args.stickiness_seconds
             ),
             health_check=_health_check(str(args.wildfly_health_check_port), args.wildfly_health_check_path),
-            tags={**tags, "Name": f"{name}-wildfly"},
+            # Marks the group as fronting session-holding pods (the policy pack checks its stickiness).
+            tags={**tags, "Name": f"{name}-wildfly", SESSION_HOLDING_TAG: "true"},
             opts=child,
         )
         apache_tg = aws.lb.TargetGroup(

@@ -90,6 +90,7 @@ def test_wildfly_target_group_sticks_with_lb_cookie_to_pod_ips(pulumi_mocks) -> 
     health = tg["healthCheck"]
     assert (health["path"], health["port"], health["protocol"], health["matcher"]) == ("/health/ready", "9990", "HTTP", "200")
     assert health["enabled"] is True
+    assert tg["tags"]["sessionstack.io/session-holding"] == "true"
 
 
 def test_default_stickiness_is_an_hour_and_draining_two_minutes(pulumi_mocks) -> None:
@@ -105,6 +106,7 @@ def test_apache_target_group_has_no_stickiness_and_checks_the_health_file(pulumi
     assert tg["stickiness"]["enabled"] is False
     assert tg["targetType"] == "ip"
     assert (tg["healthCheck"]["path"], tg["healthCheck"]["port"]) == ("/healthz", "traffic-port")
+    assert "sessionstack.io/session-holding" not in tg["tags"]
 
 
 def test_names_fit_the_elb_limit_and_differ_per_role(pulumi_mocks) -> None:
