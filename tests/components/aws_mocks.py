@@ -1,13 +1,13 @@
 """Mock answers the AWS component tests need on top of the shared mocks (offline/mockrun.py).
 
-Merge candidates for the lead: the entries of ``EXTRA_CALL_ANSWERS`` belong in
-``offline/mockrun._CALL_ANSWERS`` (or its ``call``), and the shared ``call`` should return a plain
-dict (or ``(dict, [])``): the SDK's MockMonitor.Invoke iterates the second element of a tuple, so
-``(dict, None)`` fails every invoke with "'NoneType' object is not iterable". And
-``_mock_state`` should fill ``vpcConfig.clusterSecurityGroupId`` even when ``vpcConfig`` came in
-as an input (its ``setdefault`` keeps the input, which has no such field). Until then the
-``aws_extras`` fixture below puts itself in front of the shared mocks, answers these tokens,
-normalises the shared answers, adds the missing computed output, and records every call.
+Merge candidates for the lead (then the ``aws_extras`` fixture shrinks to the call log):
+- the entries of ``EXTRA_CALL_ANSWERS`` (ec2.getSubnets, iam.getOpenIdConnectProvider, used when
+  EksCluster adopts an existing cluster) belong in ``offline/mockrun._CALL_ANSWERS``;
+- ``_mock_state`` should fill ``vpcConfig.clusterSecurityGroupId`` even when ``vpcConfig`` came in
+  as an input: its ``setdefault`` keeps the input, which has no such field, so under the shared
+  mocks EksCluster.cluster_security_group_id resolves to None (see ``_computed_outputs``).
+The fixture also accepts the older ``(dict, None)`` call answers (the SDK iterates the second
+element) and records every call and every resource's explicit dependencies for assertions.
 """
 
 from __future__ import annotations
