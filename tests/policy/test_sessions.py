@@ -9,8 +9,6 @@ from components.wildfly_config import DEMO_APP_DIR, SessionBackend, demo_app_con
 from policy.alb import alb_target_group_stickiness
 from policy.sessions import session_affinity_is_not_failover, sessions_need_a_strategy
 from policy_args import (
-    NS,
-    POD_IP_ENV,
     TARGET_GROUP,
     UNKNOWN,
     Declared,
