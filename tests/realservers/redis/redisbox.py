@@ -141,6 +141,7 @@ class RedisBox:
         else:
             cmd.append("--net")
         cmd += ["sh", "-c", setup, "redisbox"] + self.args
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
@@ -149,14 +150,14 @@ class RedisBox:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"redis-server exited with {self.proc.returncode}:\n{self.log()}")
-            if "Ready to accept connections" in self.log():
+            if "Ready to accept connections" in self.log()[offset:]:
                 return self
             time.sleep(0.05)
         raise RuntimeError(f"redis-server not ready after {timeout}s:\n{self.log()}")
 
     def log(self) -> str:
         try:
-            return self.log_path.read_text(errors="replace")
+            return self.log_path.read_bytes().decode(errors="replace")
         except FileNotFoundError:
             return ""
 

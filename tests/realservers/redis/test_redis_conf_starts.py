@@ -6,7 +6,7 @@ import pytest
 
 from components import redis_config as rc
 from redisbox import RedisBox
-from resp import Resp, RedisError
+from redis_resp import Resp, RedisError
 
 PASSWORD = 'pa ss"w\\ord-ä'
 

@@ -1,6 +1,6 @@
 """The Redis session path on real servers, built from the objects the program renders.
 
-``render()`` evaluates render_program.py (the lead's RedisSessionStore + a WildflyCluster with
+``render()`` evaluates redis_render_program.py (the lead's RedisSessionStore + a WildflyCluster with
 session backend redis) under mocks. ``RedisStack`` then runs, on helper W's network-namespace
 harness:
 
@@ -31,10 +31,10 @@ from components import redis_config as rc
 from tests.realservers.harness import ClusterHarness, HarnessError, Host, Network, PodTemplate, WildflyPod
 
 from redisbox import RedisBox, require_tools
-from resp import Resp
+from redis_resp import Resp
 
 ROOT = Path(__file__).resolve().parents[3]
-PROGRAM = Path(__file__).resolve().parent / "render_program.py"
+PROGRAM = Path(__file__).resolve().parent / "redis_render_program.py"
 DEMO_DIR = ROOT / "apps" / "spring-session-demo"
 EXPLODED_WAR = DEMO_DIR / "target" / "session-demo"
 K8S_NAMESPACE = "sessionstack"
@@ -379,7 +379,7 @@ class RedisStack:
         if self.redis:
             self.redis.stop(signal.SIGKILL)
         if self.harness:
-            self.harness.close()  # also closes the network it was given? no: only its own
+            self.harness.close()  # pods and stand-ins; the network is ours to close
         self.network.close()
 
     def __enter__(self) -> "RedisStack":
