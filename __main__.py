@@ -22,16 +22,18 @@ ZONE_SPREAD = ("kubernetes.io/hostname", "topology.kubernetes.io/zone")
 
 def namespace(settings: StackSettings, provider: k8s.Provider) -> k8s.core.v1.Namespace:
     # Every workload here passes the restricted Pod Security Standard; enforce it.
+    labels = {
+        "app.kubernetes.io/part-of": "sessionstack",
+        "pod-security.kubernetes.io/enforce": "restricted",
+        "pod-security.kubernetes.io/enforce-version": "latest",
+    }
+    if settings.platform is Platform.EKS:
+        # The AWS Load Balancer Controller then holds a new pod unready until its ALB target is
+        # healthy, so a rollout never outruns the target group.
+        labels["elbv2.k8s.aws/pod-readiness-gate-inject"] = "enabled"
     return k8s.core.v1.Namespace(
         "namespace",
-        metadata={
-            "name": settings.namespace,
-            "labels": {
-                "app.kubernetes.io/part-of": "sessionstack",
-                "pod-security.kubernetes.io/enforce": "restricted",
-                "pod-security.kubernetes.io/enforce-version": "latest",
-            },
-        },
+        metadata={"name": settings.namespace, "labels": labels},
         opts=pulumi.ResourceOptions(provider=provider),
     )
 
@@ -109,6 +111,7 @@ def eks_stack(settings: StackSettings) -> None:
     cluster = EksCluster(
         "eks",
         EksClusterArgs(
+            cluster_name=None if eks.existing_cluster_name else f"sessionstack-{pulumi.get_stack()}",
             availability_zones=eks.availability_zones,
             vpc_cidr=eks.vpc_cidr,
             kubernetes_version=eks.kubernetes_version,
@@ -156,7 +159,6 @@ def eks_stack(settings: StackSettings) -> None:
             apache_service_port=apache.service_port,
             stickiness_seconds=eks.stickiness_seconds,
             deregistration_delay_seconds=eks.deregistration_delay_seconds,
-            cookie_name=settings.routing.session_cookie,
         ),
         opts=pulumi.ResourceOptions(providers=[provider], depends_on=[controller]),
     )

@@ -79,7 +79,7 @@ def _mock_state(type_token: str, name: str, inputs: dict[str, Any]) -> dict[str,
         state.setdefault("endpoint", f"https://{rid}.gr7.us-east-1.eks.amazonaws.com")
         state.setdefault("certificateAuthority", {"data": "bW9jay1jYQ=="})
         state.setdefault("identities", [{"oidcs": [{"issuer": f"https://oidc.eks.us-east-1.amazonaws.com/id/{rid.upper()}"}]}])
-        state.setdefault("vpcConfig", {**inputs.get("vpcConfig", {}), "clusterSecurityGroupId": f"sg-{rid}"})
+        state["vpcConfig"] = {**(inputs.get("vpcConfig") or {}), "clusterSecurityGroupId": f"sg-{name}-cluster"}
     if type_token == "aws:elasticache/replicationGroup:ReplicationGroup":
         state.setdefault("primaryEndpointAddress", f"master.{name}.{rid}.use1.cache.amazonaws.com")
         state.setdefault("port", inputs.get("port", 6379))
@@ -111,6 +111,28 @@ _CALL_ANSWERS: dict[str, dict[str, Any]] = {
 }
 
 
+def _subnets(args: Mapping[str, Any]) -> dict[str, Any]:
+    """ec2.getSubnets: an existing cluster's VPC has public and private subnets, told by role tag."""
+    tags = args.get("tags") or {}
+    if "kubernetes.io/role/elb" in tags:
+        return {"ids": ["subnet-pub-a", "subnet-pub-b"], "id": "us-east-1"}
+    if "kubernetes.io/role/internal-elb" in tags:
+        return {"ids": ["subnet-priv-a", "subnet-priv-b"], "id": "us-east-1"}
+    return {"ids": [], "id": "us-east-1"}
+
+
+def _oidc_provider(args: Mapping[str, Any]) -> dict[str, Any]:
+    """iam.getOpenIdConnectProvider by issuer URL (IAM keys providers by host/path, no scheme)."""
+    host_path = str(args.get("url", "")).removeprefix("https://")
+    return {"arn": f"arn:aws:iam::123456789012:oidc-provider/{host_path}", "url": host_path, "clientIdLists": ["sts.amazonaws.com"], "thumbprintLists": []}
+
+
+_COMPUTED_CALL_ANSWERS = {
+    "aws:ec2/getSubnets:getSubnets": _subnets,
+    "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider": _oidc_provider,
+}
+
+
 def _make_mocks_and_monitor(run: StackRun):
     from pulumi.runtime.mocks import MockMonitor, Mocks
 
@@ -136,6 +158,8 @@ def _make_mocks_and_monitor(run: StackRun):
                     },
                     "version": "1.33",
                 }, []
+            if args.token in _COMPUTED_CALL_ANSWERS:
+                return _COMPUTED_CALL_ANSWERS[args.token](args.args), []
             return copy.deepcopy(_CALL_ANSWERS.get(args.token, {})), []
 
     class RecordingMonitor(MockMonitor):

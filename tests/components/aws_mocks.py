@@ -1,13 +1,8 @@
-"""Mock answers the AWS component tests need on top of the shared mocks (offline/mockrun.py).
+"""The call log the AWS component tests assert on, over the shared mocks (offline/mockrun.py).
 
-Merge candidates for the lead (then the ``aws_extras`` fixture shrinks to the call log):
-- the entries of ``EXTRA_CALL_ANSWERS`` (ec2.getSubnets, iam.getOpenIdConnectProvider, used when
-  EksCluster adopts an existing cluster) belong in ``offline/mockrun._CALL_ANSWERS``;
-- ``_mock_state`` should fill ``vpcConfig.clusterSecurityGroupId`` even when ``vpcConfig`` came in
-  as an input: its ``setdefault`` keeps the input, which has no such field, so under the shared
-  mocks EksCluster.cluster_security_group_id resolves to None (see ``_computed_outputs``).
-The fixture also accepts the older ``(dict, None)`` call answers (the SDK iterates the second
-element) and records every call and every resource's explicit dependencies for assertions.
+``aws_extras`` records every provider function call and every resource's explicit dependencies,
+and lets a test override the answer to one call token (e.g. an existing cluster without tagged
+subnets). The shared mocks already answer the AWS calls the components make.
 """
 
 from __future__ import annotations
@@ -15,37 +10,6 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import pytest
-
-ELB_TAG = "kubernetes.io/role/elb"
-INTERNAL_ELB_TAG = "kubernetes.io/role/internal-elb"
-
-PUBLIC_SUBNETS = ["subnet-pub-b", "subnet-pub-a"]
-PRIVATE_SUBNETS = ["subnet-priv-a", "subnet-priv-b"]
-
-
-def _subnets(args: dict[str, Any]) -> dict[str, Any]:
-    """ec2.getSubnets: the tagged subnets of the existing cluster's VPC (public / private by tag)."""
-    tags = args.get("tags") or {}
-    ids = PUBLIC_SUBNETS if ELB_TAG in tags else PRIVATE_SUBNETS if INTERNAL_ELB_TAG in tags else []
-    return {"ids": list(ids), "id": "us-east-1"}
-
-
-def _oidc_provider(args: dict[str, Any]) -> dict[str, Any]:
-    """iam.getOpenIdConnectProvider by issuer URL: IAM names providers by host/path, no scheme."""
-    host_path = str(args.get("url", "")).removeprefix("https://")
-    return {
-        "arn": f"arn:aws:iam::123456789012:oidc-provider/{host_path}",
-        "url": host_path,
-        "clientIdLists": ["sts.amazonaws.com"],
-        "thumbprintLists": [],
-    }
-
-
-EXTRA_CALL_ANSWERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    "aws:ec2/getSubnets:getSubnets": _subnets,
-    "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider": _oidc_provider,
-}
-
 
 class CallLog(list):
     """Every MockCallArgs seen, per-test overrides of answers (token -> function), and the
@@ -63,34 +27,19 @@ class CallLog(list):
         return [c for c in self if c.token == token]
 
 
-def _computed_outputs(typ: str, name: str, state: dict[str, Any]) -> dict[str, Any]:
-    """Outputs AWS computes that the shared mocks leave out."""
-    if typ == "aws:eks/cluster:Cluster":
-        vpc_config = dict(state.get("vpcConfig") or {})
-        vpc_config.setdefault("clusterSecurityGroupId", f"sg-{name}-cluster")
-        state = {**state, "vpcConfig": vpc_config}
-    return state
-
-
 @pytest.fixture
 def aws_extras(pulumi_mocks) -> CallLog:
     from pulumi.runtime import settings as runtime_settings
 
     mocks = runtime_settings.SETTINGS.monitor.mocks
-    shared_call, shared_new_resource, log = mocks.call, mocks.new_resource, CallLog()
-
-    def new_resource(args):
-        resource_id, state = shared_new_resource(args)
-        return resource_id, _computed_outputs(args.typ, args.name, state)
+    shared_call, log = mocks.call, CallLog()
 
     def call(args):
         log.append(args)
-        answer = log.overrides.get(args.token) or EXTRA_CALL_ANSWERS.get(args.token)
+        answer = log.overrides.get(args.token)
         if answer is not None:
             return answer(args.args)
         result = shared_call(args)
-        if isinstance(result, tuple) and result[1] is None:
-            return result[0]
         return result
 
     monitor = runtime_settings.SETTINGS.monitor
@@ -101,7 +50,6 @@ def aws_extras(pulumi_mocks) -> CallLog:
         return shared_register(request)
 
     mocks.call = call
-    mocks.new_resource = new_resource
     monitor.RegisterResource = register
     return log
 

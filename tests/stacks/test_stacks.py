@@ -84,6 +84,10 @@ def test_eks_fronts_wildfly_with_sticky_ip_targets():
     assert sticky[0].inputs["stickiness"]["cookieDuration"] == 3600
     assert {g.inputs["targetType"] for g in groups} == {"ip"}
     assert run.secret_exports >= {"kubeconfig"}
+    namespace = next(o for o in run.kubernetes_objects() if o["kind"] == "Namespace")
+    assert namespace["metadata"]["labels"]["elbv2.k8s.aws/pod-readiness-gate-inject"] == "enabled"
+    bindings = [o for o in run.kubernetes_objects() if o["kind"] == "TargetGroupBinding"]
+    assert {b["spec"]["serviceRef"]["name"] for b in bindings} == {"wildfly", "apache"}
 
 
 def test_eks_with_the_redis_backend_uses_elasticache_and_exports_only_its_endpoint():
@@ -96,7 +100,9 @@ def test_eks_with_the_redis_backend_uses_elasticache_and_exports_only_its_endpoi
     assert not run.of_type("kubernetes:apps/v1:StatefulSet")
     assert run.exports["redisEndpoint"].endswith(":6379")
     assert run.exports["redisTls"] is True
-    assert "password" not in json.dumps(run.exports).lower()
+    assert run.exports["redisPasswordSecret"] == "sessions-auth"
+    token = next(r.inputs["stringData"]["password"] for r in run.resources if r.inputs.get("kind") == "Secret" and r.inputs["metadata"]["name"] == "sessions-auth")
+    assert token not in json.dumps(run.exports)
 
 
 def test_dev_with_the_redis_backend_runs_redis_in_the_cluster():
@@ -123,3 +129,11 @@ def test_bad_input_stops_the_program_before_anything_is_declared(stack, override
         mockrun.run_stack(stack, overrides=overrides)
     assert message in str(info.value)
     assert info.value.stack_run.resources == []
+
+
+def test_eks_on_an_existing_cluster_declares_no_vpc_or_cluster():
+    run = mockrun.run_stack("eks", overrides={"eks.existingClusterName": "shop-prod"})
+    assert not run.of_type("aws:eks/cluster:Cluster") and not run.of_type("aws:ec2/vpc:Vpc")
+    assert run.of_type("aws:lb/loadBalancer:LoadBalancer")
+    assert k8s_checks.all_errors(run.kubernetes_objects()) == []
+    assert run.exports["clusterName"] == "shop-prod"
