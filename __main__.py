@@ -38,7 +38,14 @@ def namespace(settings: StackSettings, provider: k8s.Provider) -> k8s.core.v1.Na
     )
 
 
-def application(settings: StackSettings, ns: pulumi.Input[str], opts: pulumi.ResourceOptions, store=None, spread=("kubernetes.io/hostname",)):
+def application(
+    settings: StackSettings,
+    ns: pulumi.Input[str],
+    opts: pulumi.ResourceOptions,
+    store=None,
+    spread=("kubernetes.io/hostname",),
+    prestop_sleep_seconds: int = 5,
+):
     """The tiers every platform shares: WildFly (with its session store) and Apache."""
     backend = settings.wildfly.session_backend
     if backend is SessionBackend.REDIS and store is None:
@@ -60,6 +67,7 @@ def application(settings: StackSettings, ns: pulumi.Input[str], opts: pulumi.Res
             image=settings.wildfly.image,
             session_store=store if backend is SessionBackend.REDIS else None,
             spread_topology_keys=spread,
+            prestop_sleep_seconds=prestop_sleep_seconds,
         ),
         opts=opts,
     )
@@ -145,7 +153,8 @@ def eks_stack(settings: StackSettings) -> None:
             ),
             opts=opts,
         )
-    wildfly, apache, store = application(settings, ns, opts, store=store, spread=ZONE_SPREAD)
+    # An ALB takes longer than an in-cluster proxy to stop sending to a deregistered pod.
+    wildfly, apache, store = application(settings, ns, opts, store=store, spread=ZONE_SPREAD, prestop_sleep_seconds=20)
     front_door = AwsFrontDoor(
         "front-door",
         AwsFrontDoorArgs(

@@ -36,10 +36,10 @@ from components.wildfly_config import (
     JGROUPS_FD_PORT,
     JGROUPS_PORT,
     MANAGEMENT_PORT,
-    PRESTOP_COMMAND,
+    PRESTOP_SLEEP_SECONDS,
     SCRIPTS_DIR,
     SERVER_BASE_DIR,
-    TERMINATION_GRACE_SECONDS,
+    SUSPEND_TIMEOUT_SECONDS,
     WILDFLY_IMAGE,
     Discovery,
     SessionBackend,
@@ -78,12 +78,16 @@ class WildflyClusterArgs:
     memory: str = "1536Mi"
     """Request and limit (equal: the JVM sizes its heap from the limit, and should not be OOM-killed)."""
     cpu_target_utilization: int = 70
+    prestop_sleep_seconds: int = PRESTOP_SLEEP_SECONDS
+    """How long a terminating pod keeps serving before it suspends: the time the router or load
+    balancer needs to stop sending it new requests (an ALB needs longer than an in-cluster proxy)."""
 
     def __post_init__(self) -> None:
         _check_int("replicas", self.replicas, 1, 50)
         _check_int("max_replicas", self.max_replicas, self.replicas, 100)
         _check_int("cache_owners", self.cache_owners, 1, 10)
         _check_int("cpu_target_utilization", self.cpu_target_utilization, 10, 100)
+        _check_int("prestop_sleep_seconds", self.prestop_sleep_seconds, 0, 120)
         if not isinstance(self.discovery, Discovery):
             raise ValueError(f"WildflyClusterArgs.discovery must be one of {[d.value for d in Discovery]}, got {self.discovery!r}")
         if not isinstance(self.session_backend, SessionBackend):
@@ -273,7 +277,7 @@ class WildflyCluster(pulumi.ComponentResource):
             # it suspends first, so it leaves the endpoints before it stops taking requests).
             "readinessProbe": {"httpGet": {"path": "/health/ready", "port": "management"}, "periodSeconds": 5, "failureThreshold": 2, "timeoutSeconds": 3},
             "livenessProbe": {"httpGet": {"path": "/health/live", "port": "management"}, "periodSeconds": 10, "failureThreshold": 3, "timeoutSeconds": 5},
-            "lifecycle": {"preStop": {"exec": {"command": PRESTOP_COMMAND}}},
+            "lifecycle": {"preStop": {"exec": {"command": ["/bin/sh", "-c", f"sleep {args.prestop_sleep_seconds}"]}}},
         }
         checksum = _config_checksum(scripts, demo_data)
         deployment = k8s.apps.v1.Deployment(
@@ -295,7 +299,8 @@ class WildflyCluster(pulumi.ComponentResource):
                     "spec": {
                         "serviceAccountName": service_account.metadata.name,
                         "automountServiceAccountToken": kube_ping,
-                        "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
+                        # preStop, then the SIGTERM suspend, then leaving the cluster and stopping.
+                        "terminationGracePeriodSeconds": args.prestop_sleep_seconds + SUSPEND_TIMEOUT_SECONDS + 20,
                         "securityContext": k8s_common.pod_security_context(WILDFLY_UID),
                         "topologySpreadConstraints": k8s_common.spread_constraints(args.spread_topology_keys, selector),
                         "containers": [container],

@@ -101,7 +101,16 @@ def test_rollouts_scale_down_and_disruptions_remove_at_most_one_pod_at_a_time(pu
     container = pod_spec["containers"][0]
     assert container["lifecycle"]["preStop"]["exec"]["command"]
     # preStop + graceful suspend must fit in the grace period.
-    assert pod_spec["terminationGracePeriodSeconds"] >= 30
+    assert container["lifecycle"]["preStop"]["exec"]["command"][-1] == "sleep 5"
+    assert pod_spec["terminationGracePeriodSeconds"] >= 5 + 20
+
+
+def test_a_longer_prestop_for_slow_load_balancers_extends_the_grace_period(pulumi_mocks):
+    WildflyCluster("fast", WildflyClusterArgs(namespace="shop"))
+    WildflyCluster("alb", WildflyClusterArgs(namespace="shop", prestop_sleep_seconds=20))
+    fast, alb = (pulumi_mocks.object("Deployment", n)["spec"]["template"]["spec"] for n in ("fast", "alb"))
+    assert alb["containers"][0]["lifecycle"]["preStop"]["exec"]["command"][-1] == "sleep 20"
+    assert alb["terminationGracePeriodSeconds"] - fast["terminationGracePeriodSeconds"] == 15
 
 
 def test_pods_are_probed_hardened_and_spread(pulumi_mocks):

@@ -86,6 +86,10 @@ def test_eks_fronts_wildfly_with_sticky_ip_targets():
     assert run.secret_exports >= {"kubeconfig"}
     namespace = next(o for o in run.kubernetes_objects() if o["kind"] == "Namespace")
     assert namespace["metadata"]["labels"]["elbv2.k8s.aws/pod-readiness-gate-inject"] == "enabled"
+    wildfly = next(o for o in run.kubernetes_objects() if o["kind"] == "Deployment" and o["metadata"]["name"] == "wildfly")
+    deregistration = sticky[0].inputs.get("deregistrationDelay")
+    prestop = wildfly["spec"]["template"]["spec"]["containers"][0]["lifecycle"]["preStop"]["exec"]["command"][-1]
+    assert prestop == "sleep 20" and deregistration == 120
     bindings = [o for o in run.kubernetes_objects() if o["kind"] == "TargetGroupBinding"]
     assert {b["spec"]["serviceRef"]["name"] for b in bindings} == {"wildfly", "apache"}
 
