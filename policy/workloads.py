@@ -135,7 +135,11 @@ def ha_role(workload: Workload) -> tuple[str, list[Container]] | None:
     apache = [c for c in containers if is_apache(c)]
     if apache:
         return "Apache httpd", apache
-    if workload.pod_labels.get("app.kubernetes.io/name") in ("httpd", "apache") and containers:
+    # An application image built on WildFly or httpd, named by the standard label.
+    app_name = workload.pod_labels.get("app.kubernetes.io/name")
+    if app_name in ("wildfly", "jboss-eap") and containers:
+        return "WildFly", containers[:1]
+    if app_name in ("httpd", "apache") and containers:
         return "Apache httpd", containers[:1]
     return None
 

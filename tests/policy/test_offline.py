@@ -9,7 +9,7 @@ import pytest
 from pulumi_policy import EnforcementLevel
 
 from offline import mockrun
-from policy.offline import evaluate_stack, render
+from policy.offline import declared_from_run, evaluate, evaluate_stack, render
 from policy.pack import (
     CONFIG_DIR,
     PolicyConfigError,
@@ -43,6 +43,27 @@ def test_project_stack_has_no_mandatory_violation(stack, tmp_path):
     strict.write_text(json.dumps(STRICT))
     strict_report = evaluate_stack(stack, config_file=strict)
     assert strict_report.mandatory == [], render(strict_report)
+
+
+REDIS_SESSIONS = {"wildfly.sessionBackend": "redis", "wildfly.demoApp": "false", "wildfly.image": "ghcr.io/example/spring-session-demo:1.0.0"}
+VARIANTS = [
+    ("dev", {"wildfly.discovery": "dns_ping"}, {"jgroups-advertises-pod-ip", "sessions-need-a-strategy"}),
+    ("dev", {"routing.implementation": "ingress-nginx"}, {"kube-ping-needs-rbac", "sessions-need-a-strategy"}),
+    ("local", {**REDIS_SESSIONS, "redis.backend": "kubernetes"}, {"redis-password-from-secret", "redis-stays-private", "statefulset-headless-service"}),
+    ("eks", REDIS_SESSIONS, {"elasticache-auth-and-tls", "alb-target-group-stickiness", "ha-minimums"}),
+    ("eks", {**REDIS_SESSIONS, "redis.backend": "kubernetes"}, {"redis-password-from-secret", "statefulset-headless-service", "ha-minimums"}),
+]
+
+
+@pytest.mark.parametrize("stack, overrides, applied", VARIANTS, ids=[f"{s}-{'-'.join(o)}" for s, o, _ in VARIANTS])
+def test_project_variants_are_clean_with_every_rule_mandatory(stack, overrides, applied, tmp_path):
+    """The program's other documented choices (Redis sessions, DNS_PING, ingress-nginx) pass too."""
+    run = mockrun.run_stack(stack, overrides=overrides)
+    strict = tmp_path / "strict.json"
+    strict.write_text(json.dumps({**STRICT, "ha-minimums": {"production": True}}))
+    report = evaluate(declared_from_run(run), stack, strict)
+    assert report.mandatory == [], render(report)
+    assert applied <= set(report.applied), report.not_applicable
 
 
 def test_eks_stack_runs_mandatory_with_the_ha_minimums():
