@@ -109,10 +109,11 @@ class Rendered:
         return next(e["value"] for e in env if e["name"] == "SPRING_DATA_REDIS_HOST")
 
 
-def render(maxmemory_mb: int = 64) -> Rendered:
+def render(maxmemory_mb: int = 64, backend: str = "redis") -> Rendered:
     from offline import mockrun
 
-    run = mockrun.run_program("redisrs", {"redisrs.maxmemoryMb": str(maxmemory_mb)}, program=PROGRAM)
+    run = mockrun.run_program("redisrs", {"redisrs.maxmemoryMb": str(maxmemory_mb), "redisrs.backend": backend},
+                              program=PROGRAM)
     return Rendered(run.kubernetes_objects())
 
 
