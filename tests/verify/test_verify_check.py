@@ -150,3 +150,19 @@ def test_judge_session_id_rotation_with_data_kept_is_not_loss():
 def test_judge_new_session_is_loss():
     r = _result(("a", 1), ("a", 2), ("b", 1))
     assert len(r.lost) == 1 and "replaced by b" in r.lost[0]
+
+
+def test_session_check_phases_across_a_pod_restart():
+    # In-memory sessions with affinity survive until their pod is replaced; shared ones survive.
+    from verify.check import SessionCheck
+    for store, expect_loss in (("per-pod", True), ("shared", False)):
+        with DemoStack(pods=2, store=store, routing="sticky", rollout_step_s=0) as stack:
+            check = SessionCheck(stack.url, 6)
+            check.rounds(2)
+            stack.start_rollout()
+            stack.rollout_thread.join()
+            check.rounds(2)
+            report = check.report()
+        assert bool(report.lost_sessions) is expect_loss, (store, report.summary())
+        assert report.total_requests == 24
+        assert all(len(r.observations) == 4 for r in report.results)
