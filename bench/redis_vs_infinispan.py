@@ -2,7 +2,8 @@
 """Session read/write latency: Redis (Spring Session) vs Infinispan replication (WildFly HA).
 
 Both stacks run on the real-server harness (network namespaces, tests/realservers/) from the
-objects the program renders (tests/realservers/redis/redis_render_program.py):
+objects the program renders for the local stack (offline.mockrun), with
+wildfly.sessionBackend redis or infinispan:
 
 - redis:      2 WildFly pods (standalone.xml) with the Spring Session demo WAR, sessions in
               Redis (Debian redis-server from the rendered redis.conf / Secret);
@@ -41,7 +42,7 @@ from verify.check import run_check  # noqa: E402
 class InfinispanStack:
     def __init__(self) -> None:
         rendered = render(backend="infinispan")
-        template = PodTemplate.from_rendered(rendered.objects)
+        template = PodTemplate.from_rendered(rendered.objects, rendered.wildfly_deployment()["metadata"]["name"])
         self.workdir = Path(tempfile.mkdtemp(prefix="sessionstack-bench-"))
         self.workdir.chmod(0o755)
         self.network = Network()

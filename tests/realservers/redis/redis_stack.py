@@ -1,8 +1,7 @@
 """The Redis session path on real servers, built from the objects the program renders.
 
-``render()`` evaluates redis_render_program.py (the lead's RedisSessionStore + a WildflyCluster with
-session backend redis) under mocks. ``RedisStack`` then runs, on helper W's network-namespace
-harness:
+``render()`` evaluates the program (__main__.py, local stack, session backend redis) under mocks
+with offline.mockrun. ``RedisStack`` then runs, on helper W's network-namespace harness:
 
 - Redis (Debian's redis-server) in its own host named like the StatefulSet's pod, from the
   rendered ConfigMap's redis.conf, the rendered Secret's auth.conf and the container's args,
@@ -34,7 +33,8 @@ from redisbox import RedisBox, require_tools
 from redis_resp import Resp
 
 ROOT = Path(__file__).resolve().parents[3]
-PROGRAM = Path(__file__).resolve().parent / "redis_render_program.py"
+STACK = "local"
+"""Stack file (config/Pulumi.local.yaml) the objects are rendered for."""
 DEMO_DIR = ROOT / "apps" / "spring-session-demo"
 EXPLODED_WAR = DEMO_DIR / "target" / "session-demo"
 K8S_NAMESPACE = "sessionstack"
@@ -104,16 +104,35 @@ class Rendered:
             raise HarnessError(f"expected one NetworkPolicy selecting the Redis pod, found {len(found)}")
         return found[0]
 
+    def wildfly_deployment(self) -> dict[str, Any]:
+        found = [o for o in self.objects if o["kind"] == "Deployment"
+                 and any(c["name"] == "wildfly" for c in o["spec"]["template"]["spec"]["containers"])]
+        if len(found) != 1:
+            raise HarnessError(f"expected one WildFly Deployment, found {len(found)}")
+        return found[0]
+
+    def pod_labels(self, kind: str, name: str) -> dict[str, str]:
+        return dict(self.get(kind, name)["spec"]["template"]["metadata"]["labels"])
+
     def redis_service_host(self, deployment: dict[str, Any]) -> str:
         env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
         return next(e["value"] for e in env if e["name"] == "SPRING_DATA_REDIS_HOST")
 
 
 def render(maxmemory_mb: int = 64, backend: str = "redis") -> Rendered:
+    """The program (__main__.py) for the local stack under mocks, with the session backend set.
+
+    ``redis``: WildFly without the ConfigMap demo (the application image carries the WAR) and
+    the in-cluster RedisSessionStore; ``infinispan``: the stack file's defaults.
+    """
     from offline import mockrun
 
-    run = mockrun.run_program("redisrs", {"redisrs.maxmemoryMb": str(maxmemory_mb), "redisrs.backend": backend},
-                              program=PROGRAM)
+    overrides = {"redis.maxmemoryMb": str(maxmemory_mb)}
+    if backend == "redis":
+        overrides |= {"wildfly.sessionBackend": "redis", "wildfly.demoApp": "false"}
+    elif backend != "infinispan":
+        raise ValueError(f"backend must be redis or infinispan, got {backend!r}")
+    run = mockrun.run_stack(STACK, overrides=overrides)
     return Rendered(run.kubernetes_objects())
 
 
@@ -279,7 +298,7 @@ class RedisStack:
 
     # -- assembly -------------------------------------------------------------------------
     def _start(self, wildfly_pods: int) -> None:
-        deployment = next(o for o in self.rendered.objects if o["kind"] == "Deployment")
+        deployment = self.rendered.wildfly_deployment()
         template = PodTemplate.from_rendered(self.rendered.objects, deployment["metadata"]["name"])
         # The application image's WAR: what start.sh deploys from DEMO_APP_DIR.
         template.env.append({"name": "DEMO_APP_DIR", "value": str(EXPLODED_WAR)})

@@ -1,7 +1,8 @@
 """Issue 6: the Redis session path on real servers.
 
 One stack for the module (Redis + 2 WildFly pods running the Spring Session demo + nginx
-round-robin), built from the objects the program renders (see stack.py). The scenarios run in
+round-robin), built from the objects the program renders for the local stack with
+wildfly.sessionBackend=redis (see redis_stack.py). The scenarios run in
 file order and each leaves the stack with two ready WildFly pods and a running Redis.
 Every session check goes through verify (the user-facing checker).
 """
@@ -90,8 +91,8 @@ def test_network_policy_admits_only_the_session_clients(stack):
     assert policy_admits(policy, stack.template.labels)
     assert "Ingress" in policy["spec"]["policyTypes"]
 
-    other_workload = {"app.kubernetes.io/name": "apache", "app.kubernetes.io/instance": "static",
-                      "app.kubernetes.io/part-of": "sessionstack"}
+    # A pod of the stack's Apache tier: same namespace, not a session client.
+    other_workload = stack.rendered.pod_labels("Deployment", "apache")
     assert not policy_admits(policy, other_workload)
     outsider = stack.add_outsider("apache-0", other_workload)
     with pytest.raises((TimeoutError, socket.timeout)):
