@@ -1,16 +1,18 @@
-"""The pack's policies, their default enforcement, and policy config as the engine resolves it.
+"""The pack's policies, their default enforcement per stack, and policy config as the engine
+resolves it.
 
 Enforcement per stack. Each stack can pass its own config file to the engine
 (``pulumi preview --policy-pack policy --policy-pack-config policy/config/<stack>.json``); the
-offline runner reads the same file. Without a file the pack picks its defaults from the stack the
-engine runs it for (env PULUMI_STACK / the project config it passes in PULUMI_CONFIG):
-production stacks (named ``eks``, ``prod``, ``production`` or ``prod-*``, or with
-``sessionstack:platform: eks``) get ``mandatory``, every other stack ``advisory``. The rule
-``session-affinity-is-not-failover`` is always advisory unless a config file says otherwise.
+offline runner reads the same file. Without a file the defaults follow the stack the engine runs
+the pack for (the ConfigureStack call, or env PULUMI_STACK/PULUMI_CONFIG from older engines):
+production stacks (named ``eks``, ``prod``, ``production``, ``prod-*``, or with
+``sessionstack:platform: eks``) get ``mandatory`` and the HA minimums, every other stack
+``advisory``. ``session-affinity-is-not-failover`` is advisory unless a config file raises it.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -27,6 +29,7 @@ from policy.sessions import session_affinity_is_not_failover, sessions_need_a_st
 from policy.workloads import ha_minimums, images_are_pinned, statefulset_headless_service
 
 PACK_NAME = "sessionstack-sessions"
+DESCRIPTION = "Catches the mistakes that lose HTTP sessions when session-holding apps move to Kubernetes and AWS."
 PACK_DIR = Path(__file__).resolve().parent
 CONFIG_DIR = PACK_DIR / "config"
 _PRODUCTION_STACK = re.compile(r"^(eks|prod|production)([-_.].*)?$")
@@ -53,21 +56,41 @@ def environment_stack() -> tuple[str | None, dict[str, Any]]:
     return os.environ.get("PULUMI_STACK"), config if isinstance(config, dict) else {}
 
 
+ALWAYS_ADVISORY = frozenset({"session-affinity-is-not-failover"})
+"""Policies whose default level does not follow the stack (a config file can still raise them)."""
+
+
 def build_policies(production: bool) -> list[Policy]:
-    """Every policy of the pack, in the order they are documented in policy/README.md."""
-    return [
-        jgroups_advertises_pod_ip,
-        kube_ping_needs_rbac,
-        sessions_need_a_strategy,
-        session_affinity_is_not_failover,
-        alb_target_group_stickiness,
-        redis_password_from_secret,
-        redis_stays_private,
-        elasticache_auth_and_tls,
-        statefulset_headless_service,
-        images_are_pinned,
-        ha_minimums(production),
+    """Every policy of the pack, in README order, with the default levels of such a stack.
+
+    Fresh objects each call: the levels and the ha-minimums schema default belong to one stack.
+    """
+    policies: list[Policy] = [
+        copy.copy(p)
+        for p in (
+            jgroups_advertises_pod_ip,
+            kube_ping_needs_rbac,
+            sessions_need_a_strategy,
+            session_affinity_is_not_failover,
+            alb_target_group_stickiness,
+            redis_password_from_secret,
+            redis_stays_private,
+            elasticache_auth_and_tls,
+            statefulset_headless_service,
+            images_are_pinned,
+        )
     ]
+    policies.append(ha_minimums(production))
+    apply_stack_defaults(policies, production)
+    return policies
+
+
+def apply_stack_defaults(policies: list[Policy], production: bool) -> None:
+    """Sets each policy's default level (and the production default) for a (non-)production stack."""
+    for policy in policies:
+        policy.enforcement_level = EnforcementLevel.ADVISORY if policy.name in ALWAYS_ADVISORY else default_enforcement(production)
+        if policy.config_schema is not None and "production" in policy.config_schema.properties:
+            policy.config_schema.properties["production"]["default"] = production
 
 
 # --------------------------------------------------------------------------------------------

@@ -205,11 +205,22 @@ def ha_problems(view: StackView, workload: Workload, min_replicas: int) -> list[
 
 
 def ha_minimums(default_production: bool) -> StackValidationPolicy:
-    """The policy; ``default_production`` applies when the pack config does not set ``production``."""
+    """The policy; ``production`` defaults to ``default_production`` (its config schema default,
+    which the pack may change once the engine names the stack)."""
+    schema = PolicyConfigSchema(
+        properties={
+            "production": {
+                "type": "boolean",
+                "default": default_production,
+                "description": "Whether the stack is production (default: true for eks/prod* stacks).",
+            },
+            "minReplicas": {"type": "integer", "minimum": 2, "description": "Minimum replicas (default 2)."},
+        }
+    )
 
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
         config = args.get_config() or {}
-        production = config.get("production", default_production)
+        production = config.get("production", schema.properties["production"]["default"])
         if production is not True:
             args.not_applicable("not a production stack (policy config production: false)")
             return
@@ -232,16 +243,7 @@ def ha_minimums(default_production: bool) -> StackValidationPolicy:
         name="ha-minimums",
         description="On production stacks WildFly and Apache run at least 2 replicas with a PodDisruptionBudget and probes.",
         validate=validate,
-        config_schema=PolicyConfigSchema(
-            properties={
-                "production": {
-                    "type": "boolean",
-                    "default": default_production,
-                    "description": "Whether the stack is production (default: true for eks/prod* stacks).",
-                },
-                "minReplicas": {"type": "integer", "minimum": 2, "description": "Minimum replicas (default 2)."},
-            }
-        ),
+        config_schema=schema,
         remediation_steps=FIX_HA,
     )
 

@@ -89,11 +89,14 @@ def test_stack_config_files(stack, level, production):
 
 
 def test_resolution_order_matches_the_engine():
+    production = resolve_config(build_policies(True), EnforcementLevel.ADVISORY, None)
+    assert production["images-are-pinned"].level is EnforcementLevel.MANDATORY
+    assert production["session-affinity-is-not-failover"].level is EnforcementLevel.ADVISORY  # its own level
+    assert production["ha-minimums"].properties == {"production": True}  # schema default
     policies = build_policies(False)
     defaults = resolve_config(policies, EnforcementLevel.MANDATORY, None)
-    assert defaults["images-are-pinned"].level is EnforcementLevel.MANDATORY
-    assert defaults["session-affinity-is-not-failover"].level is EnforcementLevel.ADVISORY  # its own level
-    assert defaults["ha-minimums"].properties == {"production": False}  # schema default
+    assert {r.level for r in defaults.values()} == {EnforcementLevel.ADVISORY}
+    assert defaults["ha-minimums"].properties == {"production": False}
     config = parse_config({"all": "disabled", "images-are-pinned": "mandatory", "ha-minimums": {"minReplicas": 3}})
     resolved = resolve_config(policies, EnforcementLevel.ADVISORY, config)
     assert resolved["images-are-pinned"].level is EnforcementLevel.MANDATORY

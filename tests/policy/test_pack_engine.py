@@ -37,12 +37,21 @@ def pack_python() -> Path:
 
 
 class RunningPack:
-    def __init__(self, stack: str) -> None:
+    """The pack process, started like the legacy shim (stack in env) or like the language host's
+    RunPlugin (``python <pack dir> <engine>`` from the project directory, no stack in env)."""
+
+    def __init__(self, stack: str | None, language_host: bool = False) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_")}
-        env.update({"PULUMI_STACK": stack, "PULUMI_PROJECT": "sessionstack", "PULUMI_DRY_RUN": "true", "PYTHONPATH": ""})
+        env["PYTHONPATH"] = ""
+        if stack is not None:
+            env.update({"PULUMI_STACK": stack, "PULUMI_PROJECT": "sessionstack", "PULUMI_DRY_RUN": "true"})
+        if language_host:
+            command, cwd = [str(pack_python()), str(PACK_DIR), "127.0.0.1:1"], PACK_DIR.parent
+        else:
+            command, cwd = [str(pack_python()), "-u", "-m", "pulumi.policy", "127.0.0.1:1", "."], PACK_DIR
         self.process = subprocess.Popen(
-            [str(pack_python()), "-u", "-m", "pulumi.policy", "127.0.0.1:1", "."],
-            cwd=PACK_DIR,
+            command,
+            cwd=cwd,
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -129,6 +138,45 @@ def test_dev_defaults_are_advisory():
     finally:
         pack.channel.close()
         pack.stop()
+
+
+def levels(pack: RunningPack) -> dict[str, int]:
+    return {p.name: p.enforcementLevel for p in pack.stub.GetAnalyzerInfo(empty_pb2.Empty(), timeout=30).policies}
+
+
+@pytest.mark.parametrize(
+    "stack, config, level",
+    [("eks", {}, proto.MANDATORY), ("dev", {}, proto.ADVISORY), ("staging", {"sessionstack:platform": "eks"}, proto.MANDATORY)],
+)
+def test_language_host_start_takes_the_stack_from_configure_stack(stack, config, level):
+    pack = RunningPack(None, language_host=True)
+    try:
+        assert set(levels(pack).values()) == {proto.ADVISORY}  # nothing known about the stack yet
+        pack.stub.ConfigureStack(proto.AnalyzerStackConfigureRequest(stack=stack, project="sessionstack", config=config), timeout=30)
+        after = levels(pack)
+        assert after.pop("session-affinity-is-not-failover") == proto.ADVISORY
+        assert set(after.values()) == {level}
+        info = pack.stub.GetAnalyzerInfo(empty_pb2.Empty(), timeout=30)
+        ha = next(p for p in info.policies if p.name == "ha-minimums")
+        assert ha.configSchema.properties["production"]["default"] is (level == proto.MANDATORY)
+    finally:
+        pack.channel.close()
+        pack.stop()
+
+
+def test_configured_levels_win_over_the_defaults(eks_pack):
+    """What the engine sends after resolving --policy-pack-config (here: images advisory)."""
+    request = proto.ConfigureAnalyzerRequest()
+    request.policyConfig["images-are-pinned"].enforcementLevel = proto.ADVISORY
+    eks_pack.stub.Configure(request, timeout=30)
+    try:
+        response = analyze(eks_pack, "kubernetes:apps/v1:Deployment", "was", deployment("jboss/wildfly:latest", []))
+        (diagnostic,) = [d for d in response.diagnostics if d.policyName == "images-are-pinned"]
+        assert diagnostic.enforcementLevel == proto.ADVISORY
+    finally:
+        reset = proto.ConfigureAnalyzerRequest()
+        reset.policyConfig["images-are-pinned"].enforcementLevel = proto.MANDATORY
+        eks_pack.stub.Configure(reset, timeout=30)
 
 
 def test_analyze_reports_latest_image_and_wildcard_bind_as_mandatory(eks_pack):
