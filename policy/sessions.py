@@ -123,12 +123,12 @@ def validate_session_strategy(args: StackValidationArgs, report_violation: Repor
 
 def validate_affinity_only(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     view = StackView(Resource.from_policy_resource(r) for r in args.resources)
-    findings = [f for f in session_findings(view) if f.strategy.name is None and f.strategy.problem is None]
-    sticky = [f for f in findings if all(p.affinity for p in f.exposures)]
-    if not sticky:
-        args.not_applicable("no session-holding workload relies on affinity alone")
+    findings = session_findings(view)
+    if not findings:
+        args.not_applicable("no session-holding workload runs several pods behind a Service")
         return
-    for finding in sticky:
+    in_memory = [f for f in findings if f.strategy.name is None and f.strategy.problem is None]
+    for finding in (f for f in in_memory if all(p.affinity for p in f.exposures)):
         how = sorted({p.affinity for p in finding.exposures if p.affinity})
         report_violation(
             f"{finding.workload.describe()} ({finding.scale_text}) relies on {', '.join(how)} to keep each user on one pod, "
