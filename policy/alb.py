@@ -98,6 +98,11 @@ def alb_ingress_problems(annotations: dict[str, Any]) -> list[str]:
     return problems
 
 
+def _nlb(tg: Resource) -> bool:
+    """A Network Load Balancer target group: no cookies there, so this rule is not about it."""
+    return tg.props.get("protocol") in ("TCP", "UDP", "TLS", "TCP_UDP", "GENEVE")
+
+
 def validate_target_groups(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     view = StackView(Resource.from_policy_resource(r) for r in args.resources)
     checked_tgs: dict[str, str] = {}
@@ -131,7 +136,11 @@ def validate_target_groups(args: StackValidationArgs, report_violation: ReportVi
     for tg in view.aws(*AWS_TARGET_GROUP_TYPES):
         if as_dict(tg.props.get("tags")).get(SESSION_HOLDING_LABEL) == "true":
             checked_tgs.setdefault(tg.urn, f"tagged {SESSION_HOLDING_LABEL}")
-    target_groups = [view.by_urn[u] for u in checked_tgs if u in view.by_urn and view.by_urn[u].type in AWS_TARGET_GROUP_TYPES]
+    target_groups = [
+        view.by_urn[u]
+        for u in checked_tgs
+        if u in view.by_urn and view.by_urn[u].type in AWS_TARGET_GROUP_TYPES and not _nlb(view.by_urn[u])
+    ]
     if not target_groups and not checked_ingresses and not checked_tgs:
         args.not_applicable("no ALB target group or ALB Ingress in front of a session workload")
         return

@@ -293,3 +293,6 @@ def test_target_groups_not_in_front_of_session_workloads_are_not_applicable():
     items = [k8s(web), k8s(service("was", {"app": "was"})), target_group(target_type="instance"), binding()]
     assert alb(items).not_applicable
     assert alb(wildfly_cluster() + [target_group(arn="arn:other")]).not_applicable
+    nlb = target_group(target_type="instance")
+    nlb.props["protocol"] = "TCP"
+    assert alb(wildfly_cluster() + [nlb, binding(target_type=None)]).violations == []
