@@ -32,6 +32,10 @@ class RecordedResource:
     inputs: dict[str, Any]
     custom: bool
     parent_urn: str
+    outputs: dict[str, Any] = field(default_factory=dict)
+    """What the mocks answered: the inputs plus the provider-computed fields (ids, ARNs, ...)."""
+    dependencies: tuple[str, ...] = ()
+    property_dependencies: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def is_kubernetes_object(self) -> bool:
@@ -181,6 +185,9 @@ def _make_mocks_and_monitor(run: StackRun):
                         inputs=_plain(inputs),
                         custom=bool(request.custom),
                         parent_urn=request.parent,
+                        outputs=_plain(self.resources[urn].state),
+                        dependencies=tuple(request.dependencies),
+                        property_dependencies={k: tuple(v.urns) for k, v in request.propertyDependencies.items()},
                     )
                 )
             return response

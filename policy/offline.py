@@ -119,49 +119,20 @@ class Declared:
 
 
 def declared_from_run(run: Any) -> list[Declared]:
-    """Adapts a mockrun StackRun; outputs come from the recorder, else from the mock monitor."""
-    monitor_state = _mock_monitor_states()
-    declared = []
-    for rec in run.resources:
-        outputs = getattr(rec, "outputs", None)
-        if outputs is None:
-            outputs = monitor_state.get(rec.urn, rec.inputs)
-        declared.append(
-            Declared(
-                type=rec.type,
-                name=rec.name,
-                urn=rec.urn,
-                inputs=rec.inputs,
-                outputs=outputs,
-                parent_urn=getattr(rec, "parent_urn", "") or "",
-                dependencies=tuple(getattr(rec, "dependencies", ()) or ()),
-                property_dependencies={k: tuple(v) for k, v in (getattr(rec, "property_dependencies", None) or {}).items()},
-            )
+    """Adapts a mockrun StackRun: inputs, the mocks' outputs, parents and dependencies."""
+    return [
+        Declared(
+            type=rec.type,
+            name=rec.name,
+            urn=rec.urn,
+            inputs=rec.inputs,
+            outputs=rec.outputs,
+            parent_urn=rec.parent_urn,
+            dependencies=rec.dependencies,
+            property_dependencies=dict(rec.property_dependencies),
         )
-    return declared
-
-
-def _mock_monitor_states() -> dict[str, Any]:
-    """State the mocks returned per URN (the mock monitor keeps it), for stack policies."""
-    try:
-        from pulumi.runtime import settings
-
-        registrations = getattr(settings.SETTINGS.monitor, "resources", {}) or {}
-        return {urn: _plain_json(reg.state) for urn, reg in registrations.items() if getattr(reg, "state", None) is not None}
-    except Exception:  # noqa: BLE001 - best effort; inputs are the fallback
-        return {}
-
-
-def _plain_json(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain_json(v) for v in value]
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return str(value)
+        for rec in run.resources
+    ]
 
 
 def _options(parent: str) -> PolicyResourceOptions:
