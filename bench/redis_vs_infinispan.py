@@ -16,8 +16,11 @@ read/write path as a user sees it (HTTP + app + session store). Measured with ve
 after a warm-up; the run fails (exit 1) if any session was lost, since figures from a broken
 stack would mean nothing.
 
+Both stacks run side by side and are measured in alternating rounds, so the background load of
+a shared machine falls on both alike; the per-round medians show how much it moved.
+
 Usage (root; after tests/realservers/setup.sh and tests/realservers/redis/setup.sh):
-    .venv/bin/python bench/redis_vs_infinispan.py [--sessions 16] [--requests 50] [--concurrency 8]
+    .venv/bin/python bench/redis_vs_infinispan.py [--sessions 16] [--requests 25] [--rounds 4]
 """
 
 from __future__ import annotations
@@ -87,40 +90,30 @@ class InfinispanStack:
         self.network.close()
 
 
-def measure(name: str, factory, args) -> dict:
-    t0 = time.monotonic()
-    stack = factory()
-    try:
-        startup = time.monotonic() - t0
-        warm = run_check(stack.url, sessions=args.sessions, requests=args.warmup,
-                         concurrency=args.concurrency, min_pods=2)
-        report = run_check(stack.url, sessions=args.sessions, requests=args.requests,
-                           concurrency=args.concurrency, min_pods=2)
-        result = {
-            "backend": name,
-            "startup_s": round(startup, 1),
-            "warmup_passed": warm.passed,
-            "passed": report.passed,
-            "summary": report.summary(),
-            "requests": report.total_requests,
-            "failed": report.failed_requests,
-            "req_per_s": round(report.total_requests / report.duration_s, 1),
-            "latency_ms": report.latency_ms,
-            "pods": report.pod_counts,
-            "affinity": report.affinity["kind"],
-        }
-    finally:
-        stack.close()
-    return result
+def _problems(phase: str, report) -> list[str]:
+    out = []
+    for r in report.results:
+        events = r.lost + r.regressed + r.skipped + [f"request {o.index + 1}: {o.error}" for o in r.errors]
+        if events:
+            trail = " ".join(f"{o.pod[-5:] if o.pod else '-'}:{o.counter if o.ok else 'ERR'}" for o in r.observations)
+            out.append(f"{phase}, user {r.user}: {'; '.join(events)}\n    answers (pod:counter): {trail}")
+    return out
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))], 2)
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sessions", type=int, default=16)
-    p.add_argument("--requests", type=int, default=50, help="measured requests per session")
+    p.add_argument("--requests", type=int, default=25, help="measured requests per session and round")
+    p.add_argument("--rounds", type=int, default=4,
+                   help="measurement rounds; each round measures both backends, alternating, so "
+                        "background load on the shared machine hits both alike")
     p.add_argument("--warmup", type=int, default=10, help="warm-up requests per session (not measured)")
     p.add_argument("--concurrency", type=int, default=8)
-    p.add_argument("--only", choices=["redis", "infinispan"], default=None)
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
     if os.geteuid() != 0:
@@ -128,36 +121,77 @@ def main() -> int:
         return 2
 
     command = " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv])
-    load_before = os.getloadavg()
-    results = []
-    for name, factory in (("redis", lambda: RedisStack(wildfly_pods=2)), ("infinispan", InfinispanStack)):
-        if args.only and name != args.only:
-            continue
-        print(f"bench: {name}: starting 2 WildFly pods + nginx ...", file=sys.stderr, flush=True)
-        results.append(measure(name, factory, args))
-    load_after = os.getloadavg()
+    stacks: dict[str, object] = {}
+    results: dict[str, dict] = {}
+    try:
+        for name, factory in (("redis", lambda: RedisStack(wildfly_pods=2)), ("infinispan", InfinispanStack)):
+            print(f"bench: {name}: starting 2 WildFly pods + nginx ...", file=sys.stderr, flush=True)
+            t0 = time.monotonic()
+            stacks[name] = factory()
+            results[name] = {"backend": name, "startup_s": round(time.monotonic() - t0, 1), "latencies": [],
+                             "round_p50": [], "requests": 0, "failed": 0, "duration_s": 0.0,
+                             "pods": {}, "verdicts": [], "problems": []}
+        load_before = os.getloadavg()
+        for name, stack in stacks.items():
+            warm = run_check(stack.url, sessions=args.sessions, requests=args.warmup,
+                             concurrency=args.concurrency, min_pods=2)
+            results[name]["verdicts"].append(warm.summary())
+            results[name]["problems"] += _problems("warm-up", warm)
+        for k in range(args.rounds):
+            order = list(stacks) if k % 2 == 0 else list(reversed(stacks))
+            for name in order:
+                print(f"bench: round {k + 1}/{args.rounds}: {name}", file=sys.stderr, flush=True)
+                report = run_check(stacks[name].url, sessions=args.sessions, requests=args.requests,
+                                   concurrency=args.concurrency, min_pods=2)
+                r = results[name]
+                lat = [o.elapsed_ms for o in report.observations if o.ok]
+                r["latencies"] += lat
+                r["round_p50"].append(percentile(lat, 50) if lat else None)
+                r["requests"] += report.total_requests
+                r["failed"] += report.failed_requests
+                r["duration_s"] += report.duration_s
+                for pod, n in report.pod_counts.items():
+                    r["pods"][pod] = r["pods"].get(pod, 0) + n
+                r["verdicts"].append(report.summary())
+                r["problems"] += _problems(f"round {k + 1}", report)
+        load_after = os.getloadavg()
+    finally:
+        for stack in stacks.values():
+            stack.close()
 
+    rows = []
+    for r in results.values():
+        lat = r.pop("latencies")
+        r["latency_ms"] = ({"p50": percentile(lat, 50), "p90": percentile(lat, 90), "p99": percentile(lat, 99),
+                            "max": round(max(lat), 2)} if lat else {})
+        r["req_per_s"] = round(r["requests"] / r["duration_s"], 1) if r["duration_s"] else 0.0
+        r["passed"] = all(v == "PASS" for v in r["verdicts"])
+        rows.append(r)
     if args.json:
         print(json.dumps({"command": command, "cores": os.cpu_count(), "load_before": load_before,
-                          "load_after": load_after, "results": results}, indent=2))
+                          "load_after": load_after, "results": rows}, indent=2))
     else:
         print(f"command: {command}")
         print(f"machine: {os.cpu_count()} cores, load average {load_before[0]:.2f} before, "
               f"{load_after[0]:.2f} after (shared machine: other work adds noise)")
-        print(f"load:    {args.sessions} sessions x {args.requests} requests, {args.concurrency} "
-              f"concurrent, nginx round-robin over 2 WildFly pods, after {args.warmup} warm-up "
-              f"requests per session")
+        print(f"load:    {args.sessions} sessions x {args.requests} requests x {args.rounds} rounds per backend "
+              f"(alternating), {args.concurrency} concurrent, nginx round-robin over 2 WildFly pods, after "
+              f"{args.warmup} warm-up requests per session")
         print()
         print(f"{'backend':<11} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8} {'req/s':>8} "
-              f"{'failed':>7}  {'verdict'}")
-        for r in results:
+              f"{'failed':>7}  {'p50 per round':<28} verdict")
+        for r in rows:
             lat = r["latency_ms"] or {"p50": "-", "p90": "-", "p99": "-", "max": "-"}
+            verdict = "PASS" if r["passed"] else next(v for v in r["verdicts"] if v != "PASS")
             print(f"{r['backend']:<11} {lat['p50']:>8} {lat['p90']:>8} {lat['p99']:>8} {lat['max']:>8} "
-                  f"{r['req_per_s']:>8} {r['failed']:>7}  {r['summary']}")
+                  f"{r['req_per_s']:>8} {r['failed']:>7}  {str(r['round_p50']):<28} {verdict}")
         print()
-        for r in results:
-            print(f"{r['backend']}: started in {r['startup_s']} s; pods {r['pods']}; affinity {r['affinity']}")
-    return 0 if all(r["passed"] and r["warmup_passed"] for r in results) else 1
+        for r in rows:
+            print(f"{r['backend']}: started in {r['startup_s']} s; requests per pod {r['pods']}")
+        for r in rows:
+            for line in r["problems"][:10]:
+                print(f"{r['backend']} problem: {line}")
+    return 0 if all(r["passed"] for r in rows) else 1
 
 
 if __name__ == "__main__":
