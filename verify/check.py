@@ -104,6 +104,8 @@ class Report:
     allow_errors: int = 0
     rollout: dict | None = None
     """Outcome of the rolling restart triggered during the run, if any."""
+    expect_affinity: str | None = None
+    """'none' or 'sticky': the affinity check fails unless routing behaved so (None: info only)."""
 
     # ---- aggregates -------------------------------------------------------------------------
     @property
@@ -214,8 +216,12 @@ class Report:
             "partial": "partial",
             "unknown": "cannot tell (fewer than 2 pods answered or too few requests)",
         }[aff["kind"]]
+        aff_status = "info"
+        if self.expect_affinity:
+            aff_status = "pass" if aff["kind"] == self.expect_affinity else "fail"
+            text += f"; expected {self.expect_affinity}"
         out.append({
-            "name": "affinity", "status": "info",
+            "name": "affinity", "status": aff_status,
             "detail": f"{text} ({aff['sessions_moved']} of {aff['sessions_considered']} sessions moved)"})
         if self.rollout is not None:
             ok = self.rollout.get("ok", False)
@@ -397,12 +403,15 @@ class SessionCheck:
                  concurrency: int | None = None, timeout: float = 10.0, interval: float = 0.0,
                  min_pods: int = 1, allow_errors: int = 0, insecure: bool = False,
                  headers: dict[str, str] | None = None, progress: ProgressFn | None = None,
-                 planned_requests: int | None = None) -> None:
+                 planned_requests: int | None = None, expect_affinity: str | None = None) -> None:
         for name, value, low in (("sessions", sessions, 1), ("min_pods", min_pods, 1),
                                  ("allow_errors", allow_errors, 0)):
             _check_int(name, value, low)
         if timeout <= 0 or interval < 0:
             raise ValueError("timeout must be > 0 and interval >= 0")
+        if expect_affinity not in (None, "none", "sticky"):
+            raise ValueError(f"expect_affinity must be 'none' or 'sticky', got {expect_affinity!r}")
+        self.expect_affinity = expect_affinity
         self.url = demo_url(base_url, path)
         self.sessions = sessions
         self.interval = interval
@@ -455,7 +464,8 @@ class SessionCheck:
         per_session = requests_per_session or max((len(r.observations) for r in self.results), default=0)
         return Report(url=self.url, sessions=self.sessions, requests_per_session=per_session,
                       duration_s=time.monotonic() - self.t0, results=self.results,
-                      min_pods=self.min_pods, allow_errors=self.allow_errors, rollout=rollout)
+                      min_pods=self.min_pods, allow_errors=self.allow_errors, rollout=rollout,
+                      expect_affinity=self.expect_affinity)
 
 
 def _check_int(name: str, value: object, low: int) -> None:
@@ -468,7 +478,7 @@ def run_check(base_url: str, sessions: int = 20, requests: int = 10, *,
               interval: float = 0.0, min_pods: int = 1, allow_errors: int = 0,
               insecure: bool = False, headers: dict[str, str] | None = None,
               rollout: Rollout | None = None, rollout_timeout: float = 600.0,
-              progress: ProgressFn | None = None) -> Report:
+              progress: ProgressFn | None = None, expect_affinity: str | None = None) -> Report:
     """Run the session-survival check and return its Report (nothing is printed).
 
     With ``rollout``, every user first makes one request, then the rollout is started, the users
@@ -481,7 +491,8 @@ def run_check(base_url: str, sessions: int = 20, requests: int = 10, *,
     check = SessionCheck(base_url, sessions, path=path, concurrency=concurrency, timeout=timeout,
                          interval=interval, min_pods=min_pods, allow_errors=allow_errors,
                          insecure=insecure, headers=headers, progress=progress,
-                         planned_requests=sessions * requests + (sessions if rollout else 0))
+                         planned_requests=sessions * requests + (sessions if rollout else 0),
+                         expect_affinity=expect_affinity)
     if rollout is None:
         check.rounds(requests)
         return check.report(requests_per_session=requests)

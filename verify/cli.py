@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fail unless at least this many pods answered (default 1)")
     p.add_argument("--allow-errors", type=int, default=0,
                    help="failed requests tolerated before the check fails (default 0)")
+    p.add_argument("--expect-affinity", choices=["none", "sticky"], default=None,
+                   help="fail unless routing showed this affinity: 'none' proves sessions are shared "
+                        "(every session moved between pods), 'sticky' that cookie affinity works")
     p.add_argument("-H", "--header", action="append", default=[], metavar="NAME: VALUE",
                    help="extra request header (repeatable), e.g. 'Host: shop.example.com'")
     p.add_argument("-k", "--insecure", action="store_true", help="do not verify TLS certificates")
@@ -154,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
                                interval=interval, min_pods=args.min_pods,
                                allow_errors=args.allow_errors, insecure=args.insecure,
                                headers=headers, rollout=rollout,
-                               rollout_timeout=args.rollout_timeout, progress=progress)
+                               rollout_timeout=args.rollout_timeout, progress=progress,
+                               expect_affinity=args.expect_affinity)
         finally:
             if progress:
                 progress.close()

@@ -166,3 +166,14 @@ def test_session_check_phases_across_a_pod_restart():
         assert bool(report.lost_sessions) is expect_loss, (store, report.summary())
         assert report.total_requests == 24
         assert all(len(r.observations) == 4 for r in report.results)
+
+
+def test_expected_affinity_turns_the_observation_into_a_verdict():
+    with DemoStack(pods=3, store="shared", routing="sticky") as stack:
+        sticky_ok = run_check(stack.url, sessions=6, requests=4, expect_affinity="sticky")
+        none_fails = run_check(stack.url, sessions=6, requests=4, expect_affinity="none")
+    assert sticky_ok.passed, sticky_ok.summary()
+    assert not none_fails.passed
+    assert "affinity: sticky: every session stayed on one pod; expected none" in none_fails.summary()
+    with pytest.raises(ValueError, match="expect_affinity must be 'none' or 'sticky'"):
+        run_check("http://127.0.0.1:9", expect_affinity="always")
