@@ -35,10 +35,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "realservers" / "redis")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "realservers"), str(ROOT / "tests" / "realservers" / "redis")]
 
 from redis_stack import NginxFront, RedisStack, render  # noqa: E402
-from tests.realservers.harness import ClusterHarness, Network, PodTemplate  # noqa: E402
+from harness import ClusterHarness, Network, PodTemplate  # noqa: E402
 from verify.check import run_check  # noqa: E402
 
 

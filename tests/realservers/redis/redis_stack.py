@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from components import redis_config as rc
-from tests.realservers.harness import ClusterHarness, HarnessError, Host, Network, PodTemplate, WildflyPod
+from harness import ClusterHarness, HarnessError, Host, Network, PodTemplate, WildflyPod
 
 from redisbox import RedisBox, require_tools
 from redis_resp import Resp
