@@ -174,6 +174,9 @@ class Host:
         """
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(log_path, "ab", buffering=0) as log:
+            if uid is not None:
+                # Servers that reopen /proc/self/fd/1 or 2 (httpd) need the file to be theirs.
+                os.chown(log_path, uid, uid if gid is None else gid)
             return subprocess.Popen(self.command(argv, uid=uid, gid=gid), env=env, stdout=log,
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     cwd=cwd, start_new_session=True)

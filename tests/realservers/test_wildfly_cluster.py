@@ -1,0 +1,344 @@
+"""Session survival on real WildFly servers, run from the pod template the local stack renders.
+
+One cluster (module fixture) of three "pods", each a WildFly 39 process in its own network
+namespace, discovering the others through KUBE_PING against the pod-list stand-in. The tests
+run in file order on that cluster and each leaves three ready pods behind:
+
+1. formation   - one view of 3; time from the last pod's start to the full view
+2. replication - round-robin without affinity: the counter rises by exactly one per request
+3. failover    - kill -9 of the pod that served the last request; the session goes on
+4. rolling     - every pod replaced one at a time (readiness honoured) under >= 100 sessions
+5. routing     - nginx (rules from components.routing_rules) + Apache httpd + the cluster
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import xml.etree.ElementTree as ET
+import zipfile
+
+import pytest
+
+from components import apache_config
+from components import wildfly_config as wc
+from components.routing_rules import RoutingRules
+from harness import ClusterHarness, SessionClient
+from harness.front import NGINX_PORT, Front
+from harness.load import Endpoints, SessionLoad
+
+REPLICAS = 3
+BOOT_TIMEOUT = 300
+
+
+@pytest.fixture(scope="module")
+def cluster(realserver_prereqs, wildfly_template):
+    harness = ClusterHarness(wildfly_template)
+    try:
+        pods = harness.start_pods(REPLICAS)
+        last_start = max(p.started_at for p in pods)
+        full_view_at = harness.wait_view(pods, timeout=BOOT_TIMEOUT)
+        harness.formation_seconds = full_view_at - last_start
+        harness.wait_ready(pods, timeout=BOOT_TIMEOUT)
+        yield harness
+    finally:
+        harness.close()
+
+
+def _live(cluster) -> list:
+    return [p for p in cluster.live_pods]
+
+
+def _replace_dead(cluster, endpoints: Endpoints | None = None) -> None:
+    """Bring the cluster back to REPLICAS ready pods in one view (what the ReplicaSet does)."""
+    for pod in [p for p in cluster.pods if not p.running and p.host.name in cluster.network.hosts]:
+        cluster.stop_pod(pod, graceful=False)
+    while len(_live(cluster)) < REPLICAS:
+        new = cluster.add_pod()
+        cluster.wait_ready([new], timeout=BOOT_TIMEOUT)
+        if endpoints:
+            endpoints.add(new)
+    cluster.wait_view(_live(cluster), timeout=120)
+
+
+def test_formation_one_view_of_three_from_kube_ping(cluster, wildfly_template, figure):
+    pods = _live(cluster)
+    assert len(pods) == REPLICAS
+    expected = sorted(wc.node_name(p.name) for p in pods)
+    for pod in pods:
+        # The view names the members by jboss.node.name: start.sh's value == the Python mirror.
+        assert sorted(pod.view()) == expected
+        assert all(len(n.encode()) <= wc.NODE_NAME_MAX_BYTES for n in pod.view())
+        log = pod.log_text()
+        # JGroups bound to and advertises the pod IP, never the wildcard address.
+        assert f"via /{pod.ip}:{wc.JGROUPS_PORT}" in log, pod.tail()
+        assert "0.0.0.0:7600" not in log
+        assert f"FD_SOCK2] (ServerService Thread Pool -- " in log and f"listening on /{pod.ip}:" in log
+        # Discovery really went through the pod-list endpoint and saw all three pods.
+        seen = cluster.kubeapi.requests_from(pod.ip)
+        assert seen, f"{pod.name} never listed pods"
+        assert any(sorted(r.pod_ips) == sorted(p.ip for p in pods) for r in seen)
+        assert all(r.selector == wildfly_template.label_selector() for r in seen)
+        # Health endpoints answer unauthenticated on the management interface (pod IP).
+        for path in ("/health/live", "/health/ready", "/health/started"):
+            assert pod.probe(path) == 200, path
+    figure("formation: last pod start -> view of 3", round(cluster.formation_seconds, 2), "s")
+
+
+def test_jgroups_stack_uses_protocols_the_release_ships(cluster, realserver_prereqs):
+    """The configured protocol names exist as classes in the distribution's jgroups jars."""
+    pod = _live(cluster)[0]
+    config = (pod.dir / "emptydir0" / "configuration" / "standalone-ha.xml")
+    if not config.exists():
+        config = next(pod.dir.glob("emptydir*/configuration/standalone-ha.xml"))
+    root = ET.parse(config).getroot()
+    ns = {"j": next(e.tag.split("}")[0][1:] for e in root.iter() if "jgroups" in e.tag)}
+    stack = root.find(".//j:stack[@name='tcp']", ns)
+    types = [e.get("type") for e in stack if e.get("type")]
+    assert "kubernetes.KUBE_PING" in types and "AUTH" in types and "FD_SOCK2" in types
+    assert types.index("AUTH") == types.index("pbcast.GMS") - 1
+    classes = set()
+    for jar in realserver_prereqs.glob("modules/system/layers/base/org/jgroups/**/*.jar"):
+        with zipfile.ZipFile(jar) as z:
+            classes.update(n for n in z.namelist() if n.endswith(".class"))
+    for protocol in types:
+        assert f"org/jgroups/protocols/{protocol.replace('.', '/')}.class" in classes, protocol
+    # The secret stays an expression in the file the server runs.
+    text = config.read_text()
+    assert "${env.JGROUPS_CLUSTER_PASSWORD}" in text
+    assert cluster.secrets[(f"{cluster.template.deployment}-jgroups", "password")] not in text
+
+
+def test_member_with_the_wrong_secret_is_kept_out(cluster):
+    """AUTH: a pod with another password finds the members but is refused, and never gets ready."""
+    members = _live(cluster)
+    intruder = cluster.add_pod(password="not-the-cluster-secret")
+    try:
+        deadline = time.monotonic() + BOOT_TIMEOUT
+        while "WFLYSRV0026" not in intruder.log_text() and "WFLYSRV0025" not in intruder.log_text():
+            assert time.monotonic() < deadline, intruder.tail()
+            assert intruder.running, intruder.tail()
+            time.sleep(0.5)
+        log = intruder.log_text()
+        # It listed the members (discovery works), asked to join, and was refused.
+        assert any(sorted(r.pod_ips) == sorted([*(m.ip for m in members), intruder.ip])
+                   for r in cluster.kubeapi.requests_from(intruder.ip))
+        assert "SecurityException: authentication failed" in log, intruder.tail()
+        assert "WFLYSRV0026" in log  # started with errors: the clustered services are down
+        assert intruder.probe("/health/ready") != 200
+        for member in members:
+            assert sorted(member.view()) == sorted(m.node_name for m in members)
+    finally:
+        cluster.stop_pod(intruder, graceful=False)
+    cluster.wait_view(members, timeout=60)
+
+
+def test_replication_round_robin_without_affinity(cluster, figure):
+    pods = _live(cluster)
+    sessions = [SessionClient(f"rr{i}") for i in range(20)]
+    served_by: set[str] = set()
+    for step in range(9):
+        for i, client in enumerate(sessions):
+            pod = pods[(i + step) % len(pods)]
+            r = client.get(pod.ip, wc.HTTP_PORT, wc.DEMO_CONTEXT_PATH)
+            assert r.status == 200
+            assert r.pod == pod.name
+            assert r.counter == step + 1, f"{client.name} on {pod.name}: {r.counter} != {step + 1}"
+            if step == 0:
+                client.session = r.session
+            assert r.session == client.session
+            served_by.add(r.pod)
+    assert served_by == {p.name for p in pods}
+    figure("replication: sessions x requests, all counters exact", f"{len(sessions)} x 9")
+
+
+def test_failover_after_kill_9_of_the_serving_pod(cluster, figure):
+    pods = _live(cluster)
+    client = SessionClient("failover")
+    for i in range(6):
+        last = client.get(pods[i % len(pods)].ip, wc.HTTP_PORT, wc.DEMO_CONTEXT_PATH)
+        assert last.counter == i + 1
+    session_id = last.session
+    victim = next(p for p in pods if p.name == last.pod)
+    survivors = [p for p in pods if p is not victim]
+
+    # Other users are busy on the victim when it dies: their writes show how old an
+    # acknowledged write must be to survive a crash.
+    busy = [SessionClient(f"busy{i}") for i in range(12)]
+    acked: dict[str, tuple[int, float]] = {}
+    stop = threading.Event()
+
+    def hammer(clients):
+        while not stop.is_set():
+            for c in clients:
+                try:
+                    r = c.get(victim.ip, wc.HTTP_PORT, wc.DEMO_CONTEXT_PATH, timeout=5)
+                except OSError:
+                    return
+                acked[c.name] = (r.counter, time.monotonic())
+
+    threads = [threading.Thread(target=hammer, args=(busy[i::4],), daemon=True) for i in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(3)
+    # The user thinks for a second after the last answer; then the pod is killed.
+    killed_at = time.monotonic()
+    cluster.kill_pod(victim)
+    stop.set()
+    for t in threads:
+        t.join(timeout=10)
+
+    # Requests keep round-robining over all three addresses until the dead one leaves the
+    # endpoints: the ones sent to it fail, the others must carry on the session.
+    failed, gap_end = 0, None
+    counter = last.counter
+    for i in range(12):
+        pod = pods[i % len(pods)]
+        try:
+            r = client.get(pod.ip, wc.HTTP_PORT, wc.DEMO_CONTEXT_PATH, timeout=30)
+        except OSError:
+            failed += 1
+            continue
+        assert r.status == 200 and r.session == session_id
+        assert r.counter == counter + 1, f"counter {counter} -> {r.counter} after the kill"
+        counter = r.counter
+        gap_end = gap_end or time.monotonic()
+    assert failed == 4, "only the requests sent to the dead pod may fail"
+    gap_ms = (gap_end - killed_at) * 1000
+
+    lost_young, lost_old = [], []
+    for c in busy:
+        if c.name not in acked:
+            continue
+        seen, at = acked[c.name]
+        r = c.get(survivors[0].ip, wc.HTTP_PORT, wc.DEMO_CONTEXT_PATH, timeout=30)
+        assert r.counter >= seen, f"{c.name}: counter went back from {seen} to {r.counter - 1}"
+        if r.counter == seen:  # the last acknowledged write did not survive
+            age_ms = (killed_at - at) * 1000
+            (lost_old if age_ms > 1000 else lost_young).append(round(age_ms, 1))
+    # A write is committed to the other owner shortly after its response is sent: only
+    # writes acknowledged in the last moments before the crash may be lost, never older ones.
+    assert not lost_old, f"writes acknowledged > 1 s before the kill were lost: {lost_old}"
+    figure("failover: requests failed (sent to the dead pod)", failed)
+    figure("failover: kill -> first successful answer", round(gap_ms, 1), "ms")
+    figure("failover: busy sessions whose last write (acked < 1 s before kill -9) was lost",
+           f"{len(lost_young)} of {len(acked)} (ack ages {sorted(lost_young)} ms)")
+    cluster.stop_pod(victim, graceful=False)
+    _replace_dead(cluster)
+
+
+def test_rolling_restart_under_load_loses_nothing(cluster, figure):
+    template = cluster.template
+    endpoints = Endpoints(_live(cluster), period=1.0, failure_threshold=template.readiness_failure_threshold)
+    # ~100-150 requests/s from 100 sessions: continuous, and leaves CPU for the booting pods.
+    load = SessionLoad(endpoints, sessions=100, workers=5, timeout=30, think_time=0.02)
+    try:
+        load.warm_up()
+        assert load.stats.ok == 100 and not load.stats.lost_sessions
+        load.start(duration=600)
+        t0 = time.monotonic()
+        for old in list(_live(cluster)):
+            # maxSurge 1 / maxUnavailable 0: the new pod first, ready and in the view...
+            new = cluster.add_pod()
+            cluster.wait_ready([new], timeout=BOOT_TIMEOUT)
+            endpoints.add(new)
+            endpoints.wait_for(new, timeout=30)
+            cluster.wait_view([p for p in _live(cluster)], timeout=120)
+            # ...then the old one: out of the endpoints, preStop, SIGTERM, graceful exit.
+            endpoints.remove(old)
+            cluster.stop_pod(old, graceful=True)
+            assert old.proc.returncode is not None
+        cluster.wait_view(_live(cluster), timeout=120)
+        time.sleep(2)
+        stats = load.stop()
+        elapsed = time.monotonic() - t0
+    finally:
+        load.stop()
+        endpoints.close()
+    assert len(_live(cluster)) == REPLICAS
+    assert all(p.name not in [q.name for q in _live(cluster)] for p in cluster.pods[:REPLICAS])
+    assert not stats.lost_sessions, stats.events[:10]
+    assert stats.regressions == 0, stats.events[:10]
+    assert stats.unexplained_skips == 0, stats.events[:10]
+    assert stats.ok > 1000, f"too little load to mean anything: {stats.ok}"
+    figure("rolling restart: sessions / requests ok / failed", f"100 / {stats.ok} / {stats.failed}")
+    figure("rolling restart: duration (3 pods replaced)", round(elapsed, 1), "s")
+    figure("rolling restart: latency p50 / p99", f"{stats.percentile(50):.1f} / {stats.percentile(99):.1f}", "ms")
+    assert stats.failed == 0, stats.errors
+
+
+def test_routing_static_to_apache_dynamic_sticky_to_wildfly(cluster, rendered_local, figure):
+    rules = RoutingRules.for_cookie("sessionstack-route")
+    site_cm = next((o for o in rendered_local if o["kind"] == "ConfigMap" and "site" in o["metadata"]["name"]
+                    and o.get("data")), None)
+    site = ({k.replace("__", "/"): v for k, v in site_cm["data"].items()} if site_cm
+            else dict(apache_config.STATIC_SITE_FILES))
+    pods = _live(cluster)
+    router = cluster.network.add_host("router")
+    apache = cluster.network.add_host("apache")
+    front = Front(cluster.workdir / "front", router, apache)
+    try:
+        front.start_apache(site)
+        front.start_nginx(rules, [f"{p.ip}:{wc.HTTP_PORT}" for p in pods])
+        host = front.url_host
+
+        # Static paths: Apache's bytes and caching headers, no WildFly involved.
+        static_paths = [p for p in site if rules.is_static("/" + p)]
+        assert static_paths, site.keys()
+        for rel in static_paths:
+            r = SessionClient().get(host, NGINX_PORT, "/" + rel)
+            assert r.status == 200, rel
+            assert r.body.decode() == site[rel]
+            assert "X-Sessionstack-Pod" not in r.headers
+            ext = rel.rsplit(".", 1)[1]
+            max_age = apache_config.STATIC_TYPES[ext][1]
+            assert f"max-age={max_age}" in r.headers.get("Cache-Control", ""), (rel, r.headers)
+            assert "Expires" in r.headers
+            assert "sessionstack-route" not in r.headers.get("Set-Cookie", "")
+
+        # Dynamic: the first answer pins the client with the route cookie; it stays on one pod.
+        clients = [SessionClient(f"web{i}") for i in range(24)]
+        first_pod = {}
+        for c in clients:
+            for n in range(1, 6):
+                r = c.get(host, NGINX_PORT, wc.DEMO_CONTEXT_PATH)
+                assert r.status == 200 and r.counter == n
+                first_pod.setdefault(c.name, r.pod)
+                assert r.pod == first_pod[c.name], "affinity broke while all pods were up"
+            assert "sessionstack-route" in c.cookies and "JSESSIONID" in c.cookies
+        spread = set(first_pod.values())
+        assert len(spread) >= 2, f"new sessions all went to {spread}"
+
+        # The pod of client 0 dies: its next request is retried on a live pod, the session
+        # goes on there (replicated), and the affinity now sticks to that pod.
+        time.sleep(1)
+        victim = next(p for p in pods if p.name == first_pod["web0"])
+        cluster.kill_pod(victim)
+        t0 = time.monotonic()
+        failed, new_pods, counter = 0, [], 5
+        for _ in range(10):
+            try:
+                r = clients[0].get(host, NGINX_PORT, wc.DEMO_CONTEXT_PATH, timeout=30)
+            except OSError:
+                failed += 1
+                continue
+            assert r.status == 200, r.status
+            assert r.counter == counter + 1
+            counter = r.counter
+            new_pods.append(r.pod)
+        gap_ms = (time.monotonic() - t0) * 1000
+        assert failed == 0
+        assert victim.name not in new_pods and len(set(new_pods)) == 1, new_pods
+        # Clients pinned elsewhere are not moved.
+        for c in clients[1:]:
+            if first_pod[c.name] != victim.name:
+                assert c.get(host, NGINX_PORT, wc.DEMO_CONTEXT_PATH).pod == first_pod[c.name]
+        figure("routing: requests failed after the sticky pod died", failed)
+        figure("routing: 10 requests after kill -9 of the sticky pod", round(gap_ms, 1), "ms")
+    finally:
+        front.close()
+        cluster.network.remove_host(router)
+        cluster.network.remove_host(apache)
+    cluster.stop_pod(victim, graceful=False)
+    _replace_dead(cluster)
