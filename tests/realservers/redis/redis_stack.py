@@ -9,14 +9,16 @@ with offline.mockrun. ``RedisStack`` then runs, on helper W's network-namespace 
 - the rendered NetworkPolicy enforced with nftables inside the Redis host: only hosts whose
   pod labels match its ``from`` podSelector reach the port (the others' packets are dropped,
   as a NetworkPolicy-enforcing CNI does);
-- WildFly pods from the rendered Deployment (ClusterHarness), carrying the Spring Session demo
-  WAR (apps/spring-session-demo, built by build.sh) as the application image would; the
-  Service name in SPRING_DATA_REDIS_HOST resolves through the harness's DNS stand-in;
+- WildFly pods from the rendered Deployment (ClusterHarness), running the application image's
+  layout (apps/spring-session-demo/Dockerfile): a copy of the pinned distribution with the
+  Spring Session demo WAR in standalone/deployments as JBOSS_HOME; the Service name in
+  SPRING_DATA_REDIS_HOST resolves through the harness's DNS stand-in;
 - nginx in a host of its own, round-robin over the WildFly pods with no affinity of any kind.
 """
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import signal
 import subprocess
@@ -27,7 +29,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from components import redis_config as rc
-from harness import ClusterHarness, HarnessError, Host, Network, PodTemplate, WildflyPod
+from harness import ClusterHarness, HarnessError, Host, Network, PodTemplate, WildflyPod, wildfly_home
 
 from redisbox import RedisBox, require_tools
 from redis_resp import Resp
@@ -36,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[3]
 STACK = "local"
 """Stack file (config/Pulumi.local.yaml) the objects are rendered for."""
 DEMO_DIR = ROOT / "apps" / "spring-session-demo"
-EXPLODED_WAR = DEMO_DIR / "target" / "session-demo"
+WAR = DEMO_DIR / "target" / "session-demo.war"
 K8S_NAMESPACE = "sessionstack"
 REDIS_UID = 999
 
@@ -279,8 +281,8 @@ class RedisStack:
         if shutil.which("nft") is None:
             raise HarnessError("nft not found: the NetworkPolicy is enforced with nftables "
                                "(run tests/realservers/redis/setup.sh)")
-        if not (EXPLODED_WAR / "WEB-INF" / "classes").is_dir():
-            raise HarnessError(f"{EXPLODED_WAR} missing: run apps/spring-session-demo/build.sh")
+        if not WAR.is_file():
+            raise HarnessError(f"{WAR} missing: run apps/spring-session-demo/build.sh")
         self.rendered = render(maxmemory_mb)
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="sessionstack-redis-"))
         self.workdir.chmod(0o755)
@@ -300,8 +302,8 @@ class RedisStack:
     def _start(self, wildfly_pods: int) -> None:
         deployment = self.rendered.wildfly_deployment()
         template = PodTemplate.from_rendered(self.rendered.objects, deployment["metadata"]["name"])
-        # The application image's WAR: what start.sh deploys from DEMO_APP_DIR.
-        template.env.append({"name": "DEMO_APP_DIR", "value": str(EXPLODED_WAR)})
+        # The application image (the Dockerfile's layout): its JBOSS_HOME carries the WAR.
+        template.env.append({"name": "JBOSS_HOME", "value": str(self._image_home())})
         self.template = template
         (self.workdir / "pods").mkdir(exist_ok=True)
         self.harness = ClusterHarness(template, namespace=K8S_NAMESPACE, network=self.network,
@@ -322,6 +324,36 @@ class RedisStack:
         self.harness.wait_ready(pods, timeout=300)
         self.front = NginxFront(self.network.add_host("front"), self.workdir)
         self.front.start([f"{p.ip}:8080" for p in pods])
+
+    def _image_home(self) -> Path:
+        """JBOSS_HOME of the application image: the pinned distribution (hard-linked when the
+        file system allows, read-only for the pods' uid) with the WAR in standalone/deployments.
+
+        Kept next to the unpacked distribution (not under /tmp, which the pod template mounts
+        an emptyDir over), once per WAR content.
+        """
+        dist = wildfly_home()
+        digest = hashlib.sha256(WAR.read_bytes()).hexdigest()[:12]
+        home = dist.parent / "images" / f"spring-session-demo-{digest}"
+        if (home / "standalone" / "deployments" / "session-demo.war").is_file():
+            return home
+        home.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=home.parent))
+        staged = tmp / "home"
+        if subprocess.run(["cp", "-al", str(dist), str(staged)], capture_output=True).returncode != 0:
+            shutil.rmtree(staged, ignore_errors=True)
+            subprocess.run(["cp", "-a", str(dist), str(staged)], check=True)
+        target = staged / "standalone" / "deployments" / "session-demo.war"
+        shutil.copyfile(WAR, target)
+        target.chmod(0o644)
+        tmp.chmod(0o755)
+        try:
+            staged.rename(home)
+        except OSError:
+            if not home.is_dir():  # not a concurrent build that won the race
+                raise
+        shutil.rmtree(tmp, ignore_errors=True)
+        return home
 
     def add_wildfly_pod(self) -> WildflyPod:
         pod = self.harness.add_pod()
