@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""Benchmark: WildFly session clustering on real servers (the tests/realservers harness).
+
+Runs the WildFly pod template the local stack renders (offline.mockrun) as processes in
+network namespaces, discovery through the KUBE_PING pod-list stand-in, and measures:
+
+- formation:   time from the last of 3 pods' start to the view of 3 (each pod also boots);
+- failover:    per kill -9 of a serving pod: failed requests (round robin over all three
+               addresses until the dead one leaves) and the gap from the kill to the first
+               answer that carried the session on; the pod is replaced after each kill;
+- visibility:  write on one pod, then read on another: latency of that read (it blocks on the
+               session lock until the write's commit reached the owners) p50/p99, and how
+               many reads did not see the write (stale);
+- throughput:  requests/s through 1 pod vs through 3 pods at the same client load
+               (same sessions, workers and duration), no think time.
+
+Figures are what this run measured on this machine (2 shared cores run the JVMs, the client
+and the stand-ins alike), printed with the command that produced them.
+
+Usage (root, after tests/realservers/setup.sh):
+    .venv/bin/python bench/realservers.py [--kills 2] [--pairs 300] [--seconds 15] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "realservers")]
+
+from components import wildfly_config as wc  # noqa: E402
+from harness import ClusterHarness, PodTemplate, SessionClient  # noqa: E402
+from harness.load import Endpoints, SessionLoad  # noqa: E402
+
+BOOT_TIMEOUT = 300
+
+
+def pct(data: list[float], p: float) -> float:
+    data = sorted(data)
+    return data[min(len(data) - 1, int(round(p / 100 * (len(data) - 1))))] if data else float("nan")
+
+
+def measure_failover(cluster: ClusterHarness, pods: list) -> dict:
+    client = SessionClient("bench-failover")
+    last = None
+    for i in range(6):
+        last = client.get(pods[i % 3].ip, wc.HTTP_PORT, wc.DEMO_CONTEXT_PATH)
+    time.sleep(1.0)  # think time after the last answer (see the failover test on in-flight writes)
+    victim = next(p for p in pods if p.name == last.pod)
+    killed_at = time.monotonic()
+    cluster.kill_pod(victim)
+    failed, first_ok, counter, intact = 0, None, last.counter, True
+    for i in range(9):
+        try:
+            r = client.get(pods[i % 3].ip, wc.HTTP_PORT, wc.DEMO_CONTEXT_PATH, timeout=30)
+        except OSError:
+            failed += 1
+            continue
+        intact &= r.counter == counter + 1 and r.session == last.session
+        counter = r.counter
+        first_ok = first_ok or time.monotonic()
+    cluster.stop_pod(victim, graceful=False)
+    return {"failed": failed, "gap_ms": (first_ok - killed_at) * 1000, "session_intact": intact,
+            "victim": victim.name}
+
+
+def measure_visibility(pods: list, pairs: int) -> dict:
+    latencies, stale = [], 0
+    for i in range(pairs):
+        client = SessionClient(f"vis{i}")
+        writer, reader = pods[i % 3], pods[(i + 1) % 3]
+        w = client.get(writer.ip, wc.HTTP_PORT, wc.DEMO_CONTEXT_PATH)
+        w2 = client.get(writer.ip, wc.HTTP_PORT, wc.DEMO_CONTEXT_PATH)  # the write under test
+        t0 = time.monotonic()
+        r = client.get(reader.ip, wc.HTTP_PORT, wc.DEMO_CONTEXT_PATH)
+        latencies.append((time.monotonic() - t0) * 1000)
+        if r.counter != w2.counter + 1 or w.session != r.session:
+            stale += 1
+    return {"pairs": pairs, "p50_ms": pct(latencies, 50), "p99_ms": pct(latencies, 99), "stale": stale}
+
+
+def measure_throughput(pods: list, seconds: float, sessions: int, workers: int) -> dict:
+    endpoints = Endpoints(pods, period=1.0)
+    load = SessionLoad(endpoints, sessions=sessions, workers=workers, timeout=30)
+    try:
+        load.warm_up()
+        before = load.stats.ok
+        t0 = time.monotonic()
+        load.start(duration=seconds)
+        time.sleep(seconds)
+        stats = load.stop()
+        elapsed = time.monotonic() - t0
+    finally:
+        endpoints.close()
+    ok = stats.ok - before
+    return {"pods": len(pods), "rps": ok / elapsed, "failed": stats.failed,
+            "lost": len(stats.lost_sessions), "regressions": stats.regressions,
+            "p50_ms": stats.percentile(50), "p99_ms": stats.percentile(99)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--kills", type=int, default=2)
+    parser.add_argument("--pairs", type=int, default=300)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--sessions", type=int, default=50)
+    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    command = " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv])
+
+    from offline import mockrun
+    template = PodTemplate.from_rendered(mockrun.run_stack("local").kubernetes_objects())
+    results: dict = {"command": command, "template": template.source}
+    with ClusterHarness(template) as cluster:
+        pods = cluster.start_pods(3)
+        last_start = max(p.started_at for p in pods)
+        results["formation_s"] = cluster.wait_view(pods, timeout=BOOT_TIMEOUT) - last_start
+        cluster.wait_ready(pods, timeout=BOOT_TIMEOUT)
+
+        results["visibility"] = measure_visibility(pods, args.pairs)
+        results["throughput"] = [
+            measure_throughput(pods[:1], args.seconds, args.sessions, args.workers),
+            measure_throughput(pods, args.seconds, args.sessions, args.workers),
+        ]
+        kills = []
+        for _ in range(args.kills):
+            kills.append(measure_failover(cluster, pods))
+            pods = [p for p in pods if p.running]
+            new = cluster.add_pod()
+            cluster.wait_ready([new], timeout=BOOT_TIMEOUT)
+            pods.append(new)
+            cluster.wait_view(pods, timeout=120)
+        results["failover"] = kills
+
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    v = results["visibility"]
+    print(f"command: {command}")
+    print(f"template: {results['template']} (WildFly {wc.WILDFLY_VERSION}, 3 pods, cache owners from the rendered config)")
+    print(f"formation (last pod start -> view of 3): {results['formation_s']:.2f} s")
+    for i, k in enumerate(results["failover"], 1):
+        print(f"failover kill {i}: failed requests {k['failed']}, kill -> first good answer {k['gap_ms']:.0f} ms, "
+              f"session intact {k['session_intact']}")
+    print(f"replication visibility (write on A, read on B; {v['pairs']} pairs): "
+          f"p50 {v['p50_ms']:.1f} ms, p99 {v['p99_ms']:.1f} ms, stale reads {v['stale']}")
+    for t in results["throughput"]:
+        print(f"throughput via {t['pods']} pod(s), {args.sessions} sessions / {args.workers} workers / "
+              f"{args.seconds:.0f} s: {t['rps']:.0f} req/s (p50 {t['p50_ms']:.1f} ms, p99 {t['p99_ms']:.1f} ms, "
+              f"failed {t['failed']}, lost {t['lost']}, regressions {t['regressions']})")
+    bad = v["stale"] or any(not k["session_intact"] for k in results["failover"]) or any(
+        t["lost"] or t["regressions"] for t in results["throughput"])
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
