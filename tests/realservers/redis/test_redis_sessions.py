@@ -27,7 +27,7 @@ SESSIONS = 20
 
 
 @pytest.fixture(scope="module")
-def stack():
+def stack(realserver_prereqs):
     with RedisStack(wildfly_pods=2, maxmemory_mb=MAXMEMORY_MB) as s:
         yield s
 
@@ -58,7 +58,7 @@ def test_redis_runs_the_rendered_configuration(stack):
     assert "redis_version:7." in info  # Debian 12's redis-server
 
 
-def test_sessions_continue_across_pods_without_affinity(stack):
+def test_sessions_continue_across_pods_without_affinity(stack, figure):
     before = set(stack.session_keys())
     report = run_check(stack.url, sessions=SESSIONS, requests=8, min_pods=2, expect_affinity="none")
     assert report.passed, report.summary()
@@ -67,6 +67,9 @@ def test_sessions_continue_across_pods_without_affinity(stack):
     # Every session is in Redis, under the id the app reported.
     keys = set(stack.session_keys()) - before
     assert keys == {session_key(r.session_ids[0]) for r in report.results}
+    lat = report.latency_ms
+    figure("redis sessions, no affinity: request latency p50/p99 via nginx (first requests after boot)",
+           f"{lat['p50']}/{lat['p99']}", f"ms ({report.total_requests} requests, {len(report.pods)} pods)")
 
 
 def test_redis_rejects_unauthenticated_clients(stack):
@@ -108,7 +111,7 @@ def test_network_policy_admits_only_the_session_clients(stack):
         connect_in_netns(pod.host.netns_path, stack.redis_host.ip, rc.REDIS_PORT, timeout=2).close()
 
 
-def test_wildfly_pod_killed_with_kill_9_loses_no_session(stack):
+def test_wildfly_pod_killed_with_kill_9_loses_no_session(stack, figure):
     check = SessionCheck(stack.url, SESSIONS, min_pods=2)
     check.rounds(3)
     victim = stack.pods[0]
@@ -123,10 +126,12 @@ def test_wildfly_pod_killed_with_kill_9_loses_no_session(stack):
     after = [o for r in report.results for o in r.observations[3:]]
     assert {o.pod for o in after} == {stack.pods[0].name}
     assert all(r.observations[-1].counter == 6 for r in report.results)
+    figure("redis sessions, kill -9 of a WildFly pod", f"{len(served_by_victim)}/{SESSIONS}",
+           "sessions it had served continued on the survivor, 0 lost")
     replace_pod(stack, victim)
 
 
-def test_redis_restart_from_append_only_file_keeps_every_session(stack):
+def test_redis_restart_from_append_only_file_keeps_every_session(stack, figure):
     check = SessionCheck(stack.url, SESSIONS, min_pods=2)
     check.rounds(2)
     keys = set(stack.session_keys())
@@ -139,7 +144,7 @@ def test_redis_restart_from_append_only_file_keeps_every_session(stack):
 
     # Crash: kill -9 after the once-per-second fsync has run.
     time.sleep(1.5)
-    stack.restart_redis(signal.SIGKILL)
+    down_kill = stack.restart_redis(signal.SIGKILL)
     assert keys <= set(stack.session_keys())
     check.rounds(2)
 
@@ -148,6 +153,8 @@ def test_redis_restart_from_append_only_file_keeps_every_session(stack):
     assert all(r.observations[-1].counter == 6 for r in report.results)
     assert "Reading RDB base file on AOF loading" in stack.redis.log() or "DB loaded from append only file" in stack.redis.log()
     assert down < 15
+    figure("redis restart from AOF (SIGTERM / SIGKILL): stop to ready", f"{down:.2f} / {down_kill:.2f}",
+           f"s, {len(keys)} session keys kept")
 
 
 def test_while_redis_is_down_sessions_fail_loudly(stack):
@@ -190,7 +197,7 @@ def _evicted(r: Resp) -> int:
     return int(next(line.split(":")[1] for line in info.splitlines() if line.startswith("evicted_keys:")))
 
 
-def test_memory_pressure_rejects_writes_and_keeps_every_session(stack):
+def test_memory_pressure_rejects_writes_and_keeps_every_session(stack, figure):
     check = SessionCheck(stack.url, SESSIONS, allow_errors=SESSIONS)
     check.rounds(2)
     keys = set(stack.session_keys())
@@ -210,6 +217,8 @@ def test_memory_pressure_rejects_writes_and_keeps_every_session(stack):
         assert full.failed_requests >= 1
         assert all(o.error.startswith("http 5") for o in full.observations if o.error)
         assert not full.lost_sessions
+        figure("redis at maxmemory (noeviction): app requests refused while full",
+               f"{full.failed_requests}/{SESSIONS}", f"(after {written} filler keys; 0 keys evicted)")
 
         for i in range(written):
             r.call("UNLINK", f"filler:{i}")
@@ -279,7 +288,7 @@ class HarnessRollingRestart(Rollout):
         return dict(self._outcome)
 
 
-def test_rolling_restart_of_every_wildfly_pod_loses_no_session(stack):
+def test_rolling_restart_of_every_wildfly_pod_loses_no_session(stack, figure):
     old = {p.name for p in stack.pods}
     rollout = HarnessRollingRestart(stack)
     report = run_check(stack.url, sessions=10, requests=5, interval=0.5, rollout=rollout,
@@ -288,3 +297,5 @@ def test_rolling_restart_of_every_wildfly_pod_loses_no_session(stack):
     assert set(rollout.replaced) == old
     assert not old & {p.name for p in stack.pods}
     assert {p.name for p in stack.pods} <= set(report.pods)  # the new pods served the sessions
+    figure("redis sessions through a rolling restart of 2 WildFly pods", report.rollout["detail"],
+           f"({report.total_requests} requests, {report.failed_requests} failed, 0 sessions lost)")
