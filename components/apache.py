@@ -175,13 +175,13 @@ class ApacheStaticTier(pulumi.ComponentResource):
         k8s.autoscaling.v2.HorizontalPodAutoscaler(
             f"{name}-hpa",
             metadata=meta(name),
-            spec={
-                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment.metadata.name},
-                "minReplicas": args.replicas,
-                "maxReplicas": args.max_replicas,
-                "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": args.cpu_target_utilization}}}],
-                "behavior": {"scaleDown": {"stabilizationWindowSeconds": 300}},
-            },
+            spec=k8s_common.cpu_autoscaler_spec(
+                deployment.metadata.name,
+                args.replicas,
+                args.max_replicas,
+                args.cpu_target_utilization,
+                {"scaleDown": {"stabilizationWindowSeconds": 300}},
+            ),
             opts=child,
         )
 

@@ -79,3 +79,14 @@ def spread_constraints(topology_keys: tuple[str, ...], match_labels: dict[str, s
         }
         for topology_key in topology_keys
     ]
+
+
+def cpu_autoscaler_spec(deployment_name: Any, min_replicas: int, max_replicas: int, target_utilization: int, behavior: dict[str, Any]) -> dict[str, Any]:
+    """autoscaling/v2 HPA spec scaling a Deployment on average CPU utilisation."""
+    return {
+        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment_name},
+        "minReplicas": min_replicas,
+        "maxReplicas": max_replicas,
+        "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": target_utilization}}}],
+        "behavior": behavior,
+    }

@@ -325,18 +325,18 @@ class WildflyCluster(pulumi.ComponentResource):
         k8s.autoscaling.v2.HorizontalPodAutoscaler(
             f"{name}-hpa",
             metadata=meta(name),
-            spec={
-                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment.metadata.name},
-                "minReplicas": args.replicas,
-                "maxReplicas": args.max_replicas,
-                "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": args.cpu_target_utilization}}}],
-                # Scale down one pod per two minutes, after five calm minutes: the cache needs
-                # time to re-replicate the leaving pod's sessions to their new second owner.
-                "behavior": {
+            # Scale down one pod per two minutes, after five calm minutes: the cache needs time to
+            # re-replicate the leaving pod's sessions to their new second owner.
+            spec=k8s_common.cpu_autoscaler_spec(
+                deployment.metadata.name,
+                args.replicas,
+                args.max_replicas,
+                args.cpu_target_utilization,
+                {
                     "scaleDown": {"stabilizationWindowSeconds": 300, "policies": [{"type": "Pods", "value": 1, "periodSeconds": 120}]},
                     "scaleUp": {"stabilizationWindowSeconds": 0, "policies": [{"type": "Pods", "value": 2, "periodSeconds": 60}]},
                 },
-            },
+            ),
             opts=child,
         )
         k8s.networking.v1.NetworkPolicy(
