@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -166,9 +167,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         print(f"python -m verify: error: {exc}", file=sys.stderr)
         return 2
-    if args.json:
-        json.dump(report.to_dict(), sys.stdout, indent=2)
-        sys.stdout.write("\n")
-    else:
-        print(format_report(report, args.verbose))
-    return 0 if report.passed else 1
+    code = 0 if report.passed else 1
+    try:
+        if args.json:
+            json.dump(report.to_dict(), sys.stdout, indent=2)
+            sys.stdout.write("\n")
+        else:
+            print(format_report(report, args.verbose))
+        sys.stdout.flush()
+    except BrokenPipeError:  # e.g. `| head`: the verdict still goes out as the exit status
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return code

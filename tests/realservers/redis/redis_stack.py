@@ -28,6 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+if __name__ == "__main__":  # run as a script: the repository and the harness must be importable
+    import sys
+
+    sys.path[:0] = [str(Path(__file__).resolve().parents[3]), str(Path(__file__).resolve().parents[1])]
+
 from components import redis_config as rc
 from harness import ClusterHarness, HarnessError, Host, Network, PodTemplate, WildflyPod, wildfly_home
 
@@ -439,3 +444,29 @@ class RedisStack:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def main() -> int:
+    """Run the stack until interrupted, for trying `python -m verify` by hand (as root):
+
+        .venv/bin/python tests/realservers/redis/redis_stack.py [--pods 2] [--seconds N]
+    """
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(description="Redis + WildFly (Spring Session) + nginx on the harness")
+    parser.add_argument("--pods", type=int, default=2)
+    parser.add_argument("--seconds", type=float, default=None, help="stop after this long (default: Ctrl-C)")
+    args = parser.parse_args()
+    with RedisStack(wildfly_pods=args.pods) as stack:
+        print(f"stack up: {stack.url}/session-demo/  (pods {', '.join(p.name for p in stack.pods)})")
+        print(f"try:      {sys.executable} -m verify {stack.url} --min-pods 2 --expect-affinity none", flush=True)
+        try:
+            time.sleep(args.seconds) if args.seconds else signal.pause()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
