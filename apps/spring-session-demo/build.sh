@@ -16,6 +16,14 @@ fi
 
 command -v mvn >/dev/null || { echo "spring-session-demo: mvn not found (apt-get install -y maven)" >&2; exit 1; }
 start=$(date +%s)
-nice mvn -q -B -Dstyle.color=never package
+log="$(mktemp)"
+# Quiet unless it fails (mvn -q still writes terminal escapes on some setups).
+if ! nice mvn -q -B -Dstyle.color=never package > "$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    echo "spring-session-demo: mvn package failed" >&2
+    exit 1
+fi
+rm -f "$log"
 [ -f "$war" ] || { echo "spring-session-demo: mvn finished but $war is missing" >&2; exit 1; }
 echo "spring-session-demo: built $war ($(du -k "$war" | cut -f1) KiB) in $(( $(date +%s) - start )) s"
