@@ -9,10 +9,14 @@ Every session check goes through verify (the user-facing checker).
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -22,6 +26,7 @@ from redis_resp import RedisError, Resp
 from redis_stack import RedisStack, policy_admits, selects
 from verify.check import Rollout, SessionCheck, run_check
 
+ROOT = Path(__file__).resolve().parents[3]
 MAXMEMORY_MB = 16
 SESSIONS = 20
 
@@ -70,6 +75,17 @@ def test_sessions_continue_across_pods_without_affinity(stack, figure):
     lat = report.latency_ms
     figure("redis sessions, no affinity: request latency p50/p99 via nginx (first requests after boot)",
            f"{lat['p50']}/{lat['p99']}", f"ms ({report.total_requests} requests, {len(report.pods)} pods)")
+
+
+def test_verify_command_line_against_the_stack(stack):
+    # What a user runs against a deployment: exit status 0 and a machine-readable report.
+    done = subprocess.run([sys.executable, "-m", "verify", stack.url, "-n", "10", "-m", "5", "--min-pods", "2",
+                           "--expect-affinity", "none", "--json"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    data = json.loads(done.stdout)
+    assert data["passed"] and data["total_requests"] == 50
+    assert set(data["pods"]) == {p.name for p in stack.pods}
 
 
 def test_redis_rejects_unauthenticated_clients(stack):
