@@ -40,9 +40,11 @@ export GOTOOLCHAIN=local              # never download another toolchain
 export GOFLAGS="${GOFLAGS:-} -mod=readonly"
 jobs="${ENGINE_BUILD_JOBS:-2}"
 
-# hash_of FILE... : short content hash of the wrapper sources, the versions and the Go release.
+# hash_of LABEL FILE... : short hash of a label (the versions), the Go release and the wrapper sources.
 hash_of() {
-  { printf '%s\n' "$go_version"; cat "$here/versions.env" "$@"; } | sha256sum | cut -c1-12
+  local label="$1"
+  shift
+  { printf '%s\n' "$label" "$go_version"; cat "$@"; } | sha256sum | cut -c1-12
 }
 
 # --- decide what is needed ------------------------------------------------------------------
@@ -72,8 +74,8 @@ if [[ "${SESSIONSTACK_PULUMI_FROM_PATH:-1}" != 0 ]]; then
   fi
 fi
 
-pulumi_hash="$(hash_of "$here/cli/go.mod" "$here/cli/go.sum" "$here"/cli/cmd/*/*.go)"
-k8s_hash="$(hash_of "$here/kubernetes/go.mod" "$here/kubernetes/go.sum" "$here/kubernetes/main.go")"
+pulumi_hash="$(hash_of "$PULUMI_CLI_VERSION $RANDOM_PROVIDER_VERSION" "$here/cli/go.mod" "$here/cli/go.sum" "$here"/cli/cmd/*/*.go)"
+k8s_hash="$(hash_of "$KUBERNETES_PROVIDER_VERSION" "$here/kubernetes/go.mod" "$here/kubernetes/go.sum" "$here/kubernetes/main.go")"
 
 if [[ -z "$path_pulumi" ]]; then
   pulumi_component="pulumi-$PULUMI_CLI_VERSION-$pulumi_hash"
