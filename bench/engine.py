@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -27,7 +26,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "tools" / "engine" / "build.sh"
-NOT_COPIED = {".git", ".venv", ".pulumi-state", "rendered", "apps", "tests", "bench", "__pycache__", ".pytest_cache"}
+sys.path.insert(0, str(ROOT / "tests" / "engine"))
+from engine_support import Engine, copy_project, write_program  # noqa: E402  (same isolation as the tests)
 
 
 def timed(cmd: list[str], **kw) -> tuple[float, subprocess.CompletedProcess]:
@@ -53,46 +53,15 @@ def cold_build() -> float:
         return elapsed
 
 
-def engine_env(bin_dir: Path, base: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_")}
-    env.update({
-        "PATH": f"{bin_dir}{os.pathsep}{env['PATH']}",
-        "PULUMI_HOME": str(base / "home"),
-        "PULUMI_BACKEND_URL": f"file://{base / 'state'}",
-        "PULUMI_CONFIG_PASSPHRASE": "sessionstack-local",  # as tools/engine/env.sh
-        "PULUMI_SKIP_UPDATE_CHECK": "true",
-        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-    })
-    (base / "state").mkdir(parents=True, exist_ok=True)
-    return env
+def measure(project: Path, engine: Engine, stack: str, repeat: int) -> dict[str, list[float]]:
+    pulumi_bin = str(engine.bin_dir / "pulumi")
+    env = engine.env
+    (engine.base / "state").mkdir(parents=True, exist_ok=True)
 
-
-def local_project(dest: Path) -> Path:
-    dest.mkdir(parents=True)
-    for entry in ROOT.iterdir():
-        if entry.name in NOT_COPIED:
-            continue
-        if entry.is_dir():
-            shutil.copytree(entry, dest / entry.name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(entry, dest / entry.name)
-    (dest / ".venv").symlink_to(ROOT / ".venv")
-    return dest
-
-
-def empty_project(dest: Path) -> Path:
-    dest.mkdir(parents=True)
-    (dest / "Pulumi.yaml").write_text(
-        f"name: empty\nruntime:\n  name: python\n  options:\n    toolchain: pip\n    virtualenv: {ROOT / '.venv'}\n")
-    (dest / "__main__.py").write_text("import pulumi\n")
-    return dest
-
-
-def measure(project: Path, env: dict[str, str], stack: str, repeat: int) -> dict[str, list[float]]:
     def pulumi(*args: str) -> float:
-        return timed(["pulumi", *args, "--stack", stack, "--non-interactive"], cwd=project, env=env, timeout=1200)[0]
+        return timed([pulumi_bin, *args, "--stack", stack, "--non-interactive"], cwd=project, env=env, timeout=1200)[0]
 
-    timed(["pulumi", "stack", "init", stack, "--non-interactive"], cwd=project, env=env)
+    timed([pulumi_bin, "stack", "init", stack, "--non-interactive"], cwd=project, env=env)
     pulumi("up", "--yes")  # warm-up; creates everything once
     times: dict[str, list[float]] = {"preview": [], "up (no changes)": [], "up (from empty)": []}
     for _ in range(repeat):
@@ -120,10 +89,15 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="engine-bench-") as tmp:
         base = Path(tmp)
-        for label, make, stack in (("local stack", local_project, "local"), ("empty program", empty_project, "bench")):
-            project = make(base / label.replace(" ", "-"))
-            env = engine_env(bin_dir, base / f"{label.replace(' ', '-')}-pulumi")
-            for op, samples in measure(project, env, stack, args.repeat).items():
+        programs = (
+            ("local stack", lambda d: copy_project(d), "local"),
+            ("empty program", lambda d: write_program(d, "empty", "import pulumi\n"), "bench"),
+        )
+        for label, make, stack in programs:
+            slug = label.replace(" ", "-")
+            project = make(base / slug)
+            engine = Engine(bin_dir, base / f"{slug}-pulumi")
+            for op, samples in measure(project, engine, stack, args.repeat).items():
                 results[f"{label}: {op}"] = {"median_s": statistics.median(samples), "min_s": min(samples)}
 
     if args.json:
