@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -124,3 +125,19 @@ def test_engine_renders_the_objects_of_the_mocked_run(local):
         expected = by_key[k8s_checks.key(obj)]
         assert json.dumps(_comparable(obj), sort_keys=True) == json.dumps(expected, sort_keys=True), (
             k8s_checks.key(obj))
+
+
+def test_up_local_script_deploys_then_changes_nothing(engine_bin, tmp_path):
+    """scripts/up-local, the README's command, on a copy: its own state dir, stack and render dir."""
+    project = copy_project(tmp_path / "project")
+    env = {k: v for k, v in Engine(engine_bin, tmp_path).env.items()
+           if k not in ("PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE")}  # env.sh's defaults
+    runs = [subprocess.run(["bash", "scripts/up-local"], cwd=project, env=env, capture_output=True, text=True,
+                           timeout=600) for _ in range(2)]
+    for run in runs:
+        assert run.returncode == 0, run.stdout + run.stderr
+    assert rendered_files(project / "rendered" / "local")
+    assert any((project / ".pulumi-state").rglob("local.json*")), "no stack state in .pulumi-state/"
+    assert re.search(r"^\s+\+ \d+ created$", runs[0].stdout, re.MULTILINE), runs[0].stdout
+    assert re.search(r"^\s+\d+ unchanged$", runs[1].stdout, re.MULTILINE), runs[1].stdout
+    assert "created" not in runs[1].stdout.split("Resources:")[-1], runs[1].stdout
