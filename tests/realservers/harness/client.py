@@ -36,7 +36,7 @@ class SessionClient:
     def cookie_header(self) -> str:
         return "; ".join(f"{k}={v}" for k, v in self.cookies.items())
 
-    def get(self, host: str, port: int, path: str, timeout: float = 10.0,
+    def get(self, host: str, port: int, path: str, timeout: float = 30.0,
             headers: dict[str, str] | None = None) -> DemoResponse:
         """GET ``path``; raises OSError (incl. timeouts) or http.client errors on failure."""
         conn = http.client.HTTPConnection(host, port, timeout=timeout)

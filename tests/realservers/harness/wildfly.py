@@ -10,7 +10,7 @@ A :class:`WildflyPod` runs that template unchanged, substituting only what Kuber
 provide: the pod name and IP (its own namespace), the Kubernetes namespace, Secret values,
 the volumes (ConfigMaps laid out as files, an emptyDir for the server base dir, the
 ServiceAccount files through :class:`~.kubeapi.KubeApiStandIn`) and ``$(VAR)`` expansion in
-args. It runs as the image's non-root uid (185) against the unpacked distribution of the
+args. It runs as the pod's runAsUser (non-root) against the unpacked distribution of the
 same WildFly release (``JBOSS_HOME``), which that uid cannot write to.
 """
 
@@ -33,8 +33,8 @@ from components import wildfly_config as wc
 
 from .netns import Host, HarnessError, kill_group
 
-JBOSS_UID = 185
-"""The jboss user of the WildFly image."""
+JBOSS_UID = 1000
+"""Default uid when the template sets no runAsUser (the jboss user of the WildFly images)."""
 DEFAULT_JAVA_HOME = "/usr/lib/jvm/java-17-openjdk-amd64"
 VIEW_RE = re.compile(r"with view: \[[^\]|\s]+\|\d+\] \(\d+\) \[(?P<members>[^\]]*)\]")
 TOPOLOGY_RE = re.compile(
