@@ -281,15 +281,22 @@ class WildflyPod:
             target = self.dir / f"cm{index}-{cm_name}"
             data = self.template.configmaps[cm_name]
             pairs = [(i["key"], i["path"]) for i in items] if items else [(k, k) for k in data]
+            # The kubelet's layout: files in a timestamped dir, "..data" pointing at it, and a
+            # symlink per top-level entry ("index.jsp -> ..data/index.jsp").
+            payload = target / "..2026_01_01_00_00_00.000000001"
             for key, rel in pairs:
                 if key not in data:
                     raise HarnessError(f"ConfigMap {cm_name} has no key {key!r}")
-                path = target / rel
+                path = payload / rel
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(data[key])
+            (target / "..data").symlink_to(payload.name)
+            for top in sorted({rel.split("/", 1)[0] for _, rel in pairs}):
+                (target / top).symlink_to(f"..data/{top}")
             # ConfigMap volumes are read-only for the container.
             for p in [target, *target.rglob("*")]:
-                p.chmod(0o755 if p.is_dir() else 0o644)
+                if not p.is_symlink():
+                    p.chmod(0o755 if p.is_dir() else 0o644)
             self._mount_map[mount_path] = target
         for index, mount_path in enumerate(self.template.empty_dirs):
             target = self.dir / f"emptydir{index}"
