@@ -93,7 +93,8 @@ def test_jgroups_stack_uses_protocols_the_release_ships(cluster, realserver_prer
     if not config.exists():
         config = next(pod.dir.glob("emptydir*/configuration/standalone-ha.xml"))
     root = ET.parse(config).getroot()
-    ns = {"j": next(e.tag.split("}")[0][1:] for e in root.iter() if "jgroups" in e.tag)}
+    ns = {"j": next(e.tag[1:].split("}")[0] for e in root.iter()
+                    if e.tag.startswith("{urn:jboss:domain:jgroups:"))}
     stack = root.find(".//j:stack[@name='tcp']", ns)
     types = [e.get("type") for e in stack if e.get("type")]
     assert "kubernetes.KUBE_PING" in types and "AUTH" in types and "FD_SOCK2" in types
@@ -104,6 +105,13 @@ def test_jgroups_stack_uses_protocols_the_release_ships(cluster, realserver_prer
             classes.update(n for n in z.namelist() if n.endswith(".class"))
     for protocol in types:
         assert f"org/jgroups/protocols/{protocol.replace('.', '/')}.class" in classes, protocol
+    # The web-session cache is distributed with the owners the rendered script asks for.
+    cli = next(d["configure.cli"] for d in cluster.template.configmaps.values() if "configure.cli" in d)
+    owners = re.search(r"distributed-cache=dist:write-attribute\(name=owners, value=(\d+)\)", cli).group(1)
+    ispn_ns = next(e.tag[1:].split("}")[0] for e in root.iter()
+                   if e.tag.startswith("{urn:jboss:domain:infinispan:"))
+    dist = root.find(f".//{{{ispn_ns}}}cache-container[@name='web']/{{{ispn_ns}}}distributed-cache[@name='dist']")
+    assert dist is not None and dist.get("owners") == owners, (dist.attrib if dist is not None else None)
     # The secret stays an expression in the file the server runs.
     text = config.read_text()
     assert "${env.JGROUPS_CLUSTER_PASSWORD}" in text
