@@ -3,7 +3,7 @@
 pulumi-policy 1.21.0's ``PolicyPack`` fixes every default enforcement level when the process
 starts, and only environment variables tell it the stack then. The engine sets
 ``PULUMI_STACK``/``PULUMI_CONFIG`` only when it starts a pack through the legacy
-``pulumi-analyzer-policy-python`` shim; pulumi 3.272 starts Python packs through the language
+``pulumi-analyzer-policy-python`` shim; pulumi 3.259 (and newer) starts Python packs through the language
 host (RunPlugin), without them. What the engine always does is call ``ConfigureStack`` (stack name
 and project config) right after starting the pack, before it asks for the policies
 (GetAnalyzerInfo) and resolves ``--policy-pack-config`` against their defaults. The servicer here

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Installs what the real-server tier needs, idempotently (fast when everything is there):
 #   - Debian packages: iproute2 (network namespaces), nginx, apache2, redis-server, openssl,
-#     util-linux, procps;
+#     util-linux, procps, nftables (enforces a rendered NetworkPolicy inside a "pod");
 #   - the WildFly distribution of the pinned release from Maven Central
 #     (org.wildfly:wildfly-dist:<version>:tar.gz into the local Maven repository), unpacked
 #     once into $SESSIONSTACK_CACHE (default /var/cache/sessionstack).
@@ -25,6 +25,7 @@ declare -A PACKAGES=(
     [openssl]=/usr/bin/openssl
     [util-linux]=/usr/bin/unshare
     [procps]=/usr/bin/pkill
+    [nftables]=/usr/sbin/nft
 )
 missing=()
 for pkg in "${!PACKAGES[@]}"; do
