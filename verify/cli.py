@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="failed requests tolerated before the check fails (default 0)")
     p.add_argument("--expect-affinity", choices=["none", "sticky"], default=None,
                    help="fail unless routing showed this affinity: 'none' proves sessions are shared "
-                        "(every session moved between pods), 'sticky' that cookie affinity works")
+                        "(at least half of the sessions moved between pods), 'sticky' that cookie affinity works")
     p.add_argument("-H", "--header", action="append", default=[], metavar="NAME: VALUE",
                    help="extra request header (repeatable), e.g. 'Host: shop.example.com'")
     p.add_argument("-k", "--insecure", action="store_true", help="do not verify TLS certificates")

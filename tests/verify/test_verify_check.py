@@ -177,3 +177,30 @@ def test_expected_affinity_turns_the_observation_into_a_verdict():
     assert "affinity: sticky: every session stayed on one pod; expected none" in none_fails.summary()
     with pytest.raises(ValueError, match="expect_affinity must be 'none' or 'sticky'"):
         run_check("http://127.0.0.1:9", expect_affinity="always")
+
+
+def _report_with(moved: int, stayed: int, expect: str):
+    from verify.check import Observation, Report, SessionResult
+
+    results = []
+    for user in range(moved + stayed):
+        home = "pod-a" if user % 2 else "pod-b"
+        pods = ["pod-a", "pod-b"] if user < moved else [home, home]
+        observations = [Observation(index=i, started=float(i), elapsed_ms=1.0, status=200, pod=pod, session=f"s{user}", counter=i + 1) for i, pod in enumerate(pods)]
+        results.append(SessionResult(user=user, observations=observations))
+    return Report(url="http://127.0.0.1:1", sessions=moved + stayed, requests_per_session=2, duration_s=1.0, results=results, expect_affinity=expect)
+
+
+@pytest.mark.parametrize(
+    ("moved", "stayed", "expect", "status"),
+    [
+        (9, 1, "none", "pass"),  # round-robin: one session stayed on its pod by chance
+        (2, 8, "none", "fail"),  # mostly pinned: something routes by session
+        (0, 10, "none", "fail"),
+        (0, 10, "sticky", "pass"),
+        (1, 9, "sticky", "fail"),
+    ],
+)
+def test_expected_affinity_tolerates_chance_but_not_pinning(moved, stayed, expect, status):
+    checks = {c["name"]: c for c in _report_with(moved, stayed, expect).checks}
+    assert checks["affinity"]["status"] == status
