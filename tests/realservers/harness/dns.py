@@ -52,7 +52,10 @@ class DnsStandIn:
         directory = NETNS_ETC / netns
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / "resolv.conf"
-        path.write_text(f"nameserver {self.host}\noptions ndots:1 timeout:1 attempts:2\n")
+        # Kubernetes' own resolver options (timeout 5 s, 2 attempts): with shorter ones, a DNS
+        # answer delayed by a loaded machine (3 JVMs booting on 2 cores) fails the pod's first
+        # lookup, and the JVM then caches that failure for 10 s.
+        path.write_text(f"nameserver {self.host}\noptions ndots:1 timeout:5 attempts:2\n")
         path.chmod(0o644)
         self._written.append(directory)
 
