@@ -61,9 +61,7 @@ class ApacheStaticTierArgs:
         _check_int("replicas", self.replicas, 2, 50)
         _check_int("max_replicas", self.max_replicas, self.replicas, 100)
         _check_int("cpu_target_utilization", self.cpu_target_utilization, 10, 100)
-        tag = k8s_common.image_tag(self.image)
-        if not isinstance(self.image, str) or ("@sha256:" not in self.image and tag in ("", "latest")):
-            raise ValueError(f"ApacheStaticTierArgs.image must be pinned by tag or digest (not ':latest' or untagged), got {self.image!r}")
+        k8s_common.check_pinned_image("ApacheStaticTierArgs.image", self.image)
         if not isinstance(self.site_files, Mapping) or "index.html" not in self.site_files:
             raise ValueError(
                 f"ApacheStaticTierArgs.site_files must map relative paths to content and include 'index.html', "

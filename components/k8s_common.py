@@ -48,6 +48,12 @@ def image_tag(image: str) -> str:
     return last.split(":", 1)[1] if ":" in last else ""
 
 
+def check_pinned_image(owner: str, image: object) -> None:
+    """Rejects ':latest' and untagged images (a digest pins too); the message names ``owner``."""
+    if not isinstance(image, str) or ("@sha256:" not in image and image_tag(image) in ("", "latest")):
+        raise ValueError(f"{owner} must be pinned by tag or digest (not ':latest' or untagged), got {image!r}")
+
+
 def pod_security_context(uid: int, gid: int | None = None) -> dict[str, Any]:
     gid = uid if gid is None else gid
     return {

@@ -56,9 +56,7 @@ class RedisSessionStoreArgs:
             raise ValueError(f"RedisSessionStoreArgs.storage must be a quantity such as 512Mi or 1Gi, got {self.storage!r}")
         if isinstance(self.maxmemory_mb, bool) or not isinstance(self.maxmemory_mb, int) or not 16 <= self.maxmemory_mb <= 65536:
             raise ValueError(f"RedisSessionStoreArgs.maxmemory_mb must be an integer from 16 to 65536, got {self.maxmemory_mb!r}")
-        tag = k8s_common.image_tag(self.image)
-        if "@sha256:" not in self.image and tag in ("", "latest"):
-            raise ValueError(f"RedisSessionStoreArgs.image must be pinned by tag or digest (not ':latest' or untagged), got {self.image!r}")
+        k8s_common.check_pinned_image("RedisSessionStoreArgs.image", self.image)
         if not self.client_labels:
             raise ValueError("RedisSessionStoreArgs.client_labels must name at least one label, got {} (an empty selector would admit every pod)")
 

@@ -101,9 +101,7 @@ class WildflyClusterArgs:
             )
         if self.session_backend is SessionBackend.INFINISPAN and self.session_store is not None:
             raise ValueError("WildflyClusterArgs.session_store must be None when session_backend is 'infinispan' (sessions replicate in the cluster)")
-        tag = k8s_common.image_tag(self.image)
-        if "@sha256:" not in self.image and (tag in ("", "latest")):
-            raise ValueError(f"WildflyClusterArgs.image must be pinned by tag or digest (not ':latest' or untagged), got {self.image!r}")
+        k8s_common.check_pinned_image("WildflyClusterArgs.image", self.image)
         if not self.spread_topology_keys:
             raise ValueError("WildflyClusterArgs.spread_topology_keys must name at least one topology key, got ()")
 
