@@ -52,10 +52,11 @@ class DnsStandIn:
         directory = NETNS_ETC / netns
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / "resolv.conf"
-        # Kubernetes' own resolver options (timeout 5 s, 2 attempts): with shorter ones, a DNS
-        # answer delayed by a loaded machine (3 JVMs booting on 2 cores) fails the pod's first
-        # lookup, and the JVM then caches that failure for 10 s.
-        path.write_text(f"nameserver {self.host}\noptions ndots:1 timeout:5 attempts:2\n")
+        # Kubernetes' own resolver timeouts (5 s, 2 attempts), and single-request-reopen: glibc
+        # sends the A and AAAA queries from one socket at once, a pair that the kernel's
+        # connection tracking can race on and drop (the known "5 s DNS delay" in clusters); a
+        # pod's first lookup failing that way is cached by the JVM for 10 s.
+        path.write_text(f"nameserver {self.host}\noptions ndots:1 timeout:5 attempts:2 single-request-reopen\n")
         path.chmod(0o644)
         self._written.append(directory)
 
