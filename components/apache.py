@@ -13,12 +13,13 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Mapping
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import k8s_common
+from components import k8s_common, validation
 from components.apache_config import (
     APACHE_IMAGE,
     APACHE_PORT,
@@ -33,6 +34,8 @@ from components.apache_config import (
     configmap_items,
     httpd_command,
 )
+
+_check_int = partial(validation.check_int, "ApacheStaticTierArgs")
 
 SERVICE_PORT = 80
 """The Service's port; routers address it, the pods listen on APACHE_PORT."""
@@ -76,11 +79,6 @@ class ApacheStaticTierArgs:
             raise ValueError(f"ApacheStaticTierArgs.site_files must total under 900 KiB (a ConfigMap holds 1 MiB), got {size} bytes; ship larger sites in an image")
         if not self.spread_topology_keys:
             raise ValueError("ApacheStaticTierArgs.spread_topology_keys must name at least one topology key, got ()")
-
-
-def _check_int(name: str, value: object, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValueError(f"ApacheStaticTierArgs.{name} must be an integer from {low} to {high}, got {value!r}")
 
 
 def _checksum(*parts: Mapping[str, str]) -> str:

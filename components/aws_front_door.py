@@ -26,9 +26,9 @@ component's dependencies on to its children by itself; this component does, for 
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Sequence
 
 import pulumi
@@ -36,10 +36,14 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components import k8s_common
+from components import k8s_common, validation
 from components.apache_config import APACHE_PORT, HEALTH_PATH as APACHE_HEALTH_PATH
 from components.routing_rules import STATIC_EXTENSIONS, alb_path_patterns
 from components.wildfly_config import HTTP_PORT, MANAGEMENT_PORT
+
+_fail = partial(validation.fail, "AwsFrontDoorArgs")
+_check_int = partial(validation.check_int, "AwsFrontDoorArgs")
+_is_ipv4_cidr = validation.is_ipv4_cidr
 
 LISTENER_PORT = 80
 ALB_COOKIE = "AWSALB"
@@ -120,22 +124,6 @@ class AwsFrontDoorArgs:
         subnets = self.public_subnet_ids
         if isinstance(subnets, (list, tuple)):
             _check_subnets(subnets)
-
-
-def _fail(field: str, value: object, allowed: str) -> None:
-    raise ValueError(f"AwsFrontDoorArgs.{field} must be {allowed}, got {value!r}")
-
-
-def _check_int(field: str, value: object, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        _fail(field, value, f"an integer from {low} to {high}")
-
-
-def _is_ipv4_cidr(value: object) -> bool:
-    try:
-        return isinstance(value, str) and ipaddress.ip_network(value, strict=True).version == 4
-    except ValueError:
-        return False
 
 
 def _check_subnets(subnets: Sequence[Any]) -> list[Any]:

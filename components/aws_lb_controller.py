@@ -28,13 +28,16 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components import k8s_common
+from components import k8s_common, validation
+
+_fail = partial(validation.fail, "AwsLoadBalancerControllerArgs")
 
 CHART = "aws-load-balancer-controller"
 CHART_REPOSITORY = "https://aws.github.io/eks-charts"
@@ -155,10 +158,6 @@ class AwsLoadBalancerControllerArgs:
             _fail("chart_version", self.chart_version, "an exact chart version such as '3.5.0' (no ranges: installs must be reproducible)")
         if isinstance(self.replicas, bool) or not isinstance(self.replicas, int) or not 1 <= self.replicas <= 5:
             _fail("replicas", self.replicas, "an integer from 1 to 5")
-
-
-def _fail(field: str, value: object, allowed: str) -> None:
-    raise ValueError(f"AwsLoadBalancerControllerArgs.{field} must be {allowed}, got {value!r}")
 
 
 def chart_values(args: AwsLoadBalancerControllerArgs, cluster_name: str, vpc_id: str, region: str) -> dict[str, Any]:

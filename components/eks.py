@@ -23,12 +23,17 @@ import ipaddress
 import json
 import re
 from dataclasses import dataclass
+from functools import partial
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components import k8s_common
+from components import k8s_common, validation
+
+_fail = partial(validation.fail, "EksClusterArgs")
+_check_int = partial(validation.check_int, "EksClusterArgs")
+_is_ipv4_cidr = validation.is_ipv4_cidr
 
 ELB_ROLE_TAG = "kubernetes.io/role/elb"
 """Public subnets: where the ALB controller (and our AwsFrontDoor) may put internet-facing load balancers."""
@@ -98,22 +103,6 @@ class EksClusterArgs:
             _fail("nat_gateways", self.nat_gateways, "one of " + ", ".join(repr(m.value) for m in NatGateways))
         if isinstance(self.public_access_cidrs, str) or not self.public_access_cidrs or not all(_is_ipv4_cidr(c) for c in self.public_access_cidrs):
             _fail("public_access_cidrs", self.public_access_cidrs, "a non-empty tuple of IPv4 CIDRs such as ('203.0.113.0/24',)")
-
-
-def _fail(field: str, value: object, allowed: str) -> None:
-    raise ValueError(f"EksClusterArgs.{field} must be {allowed}, got {value!r}")
-
-
-def _check_int(field: str, value: object, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        _fail(field, value, f"an integer from {low} to {high}")
-
-
-def _is_ipv4_cidr(value: object) -> bool:
-    try:
-        return isinstance(value, str) and ipaddress.ip_network(value, strict=True).version == 4
-    except ValueError:
-        return False
 
 
 def _is_vpc_cidr(value: object) -> bool:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import partial
 from typing import Sequence
 
 import pulumi
@@ -24,8 +25,11 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components import k8s_common
+from components import k8s_common, validation
 from components.redis_config import REDIS_PORT, SECRET_PASSWORD_KEY
+
+_fail = partial(validation.fail, "ElastiCacheSessionStoreArgs")
+_check_int = partial(validation.check_int, "ElastiCacheSessionStoreArgs")
 
 AUTH_TOKEN_SPECIALS = "!&#$^<>-"
 """The only non-alphanumeric characters ElastiCache accepts in an AUTH token."""
@@ -87,15 +91,6 @@ class ElastiCacheSessionStoreArgs:
         subnets = self.subnet_ids
         if isinstance(subnets, (list, tuple)):
             _check_subnets(subnets)
-
-
-def _fail(field: str, value: object, allowed: str) -> None:
-    raise ValueError(f"ElastiCacheSessionStoreArgs.{field} must be {allowed}, got {value!r}")
-
-
-def _check_int(field: str, value: object, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        _fail(field, value, f"an integer from {low} to {high}")
 
 
 def _check_subnets(subnets: Sequence[object]) -> list[object]:

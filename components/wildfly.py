@@ -21,13 +21,14 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components import k8s_common
+from components import k8s_common, validation
 from components.session_store import SessionStore
 from components.wildfly_config import (
     DEMO_APP_DIR,
@@ -48,6 +49,8 @@ from components.wildfly_config import (
     scripts_configmap_data,
     server_args,
 )
+
+_check_int = partial(validation.check_int, "WildflyClusterArgs")
 
 WILDFLY_UID = 1000
 """uid/gid of the `jboss` user in the official image."""
@@ -104,11 +107,6 @@ class WildflyClusterArgs:
         k8s_common.check_pinned_image("WildflyClusterArgs.image", self.image)
         if not self.spread_topology_keys:
             raise ValueError("WildflyClusterArgs.spread_topology_keys must name at least one topology key, got ()")
-
-
-def _check_int(field: str, value: object, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValueError(f"WildflyClusterArgs.{field} must be an integer from {low} to {high}, got {value!r}")
 
 
 def kube_ping_selector(name: str) -> str:
