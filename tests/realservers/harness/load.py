@@ -98,6 +98,18 @@ class Endpoints:
         self._thread.join(timeout=5)
 
 
+@dataclass(frozen=True)
+class Failure:
+    """One request without a usable 200 answer."""
+
+    at: float
+    """monotonic time the request was sent"""
+    session: str
+    pod: str
+    error: str
+    elapsed_s: float
+
+
 @dataclass
 class LoadStats:
     requests: int = 0
@@ -118,6 +130,10 @@ class LoadStats:
     errors: list[str] = field(default_factory=list)
     events: list[tuple[float, str, str]] = field(default_factory=list)
     """(monotonic time, session, what) for every failure, loss or regression."""
+    failures: list[Failure] = field(default_factory=list)
+    outages_s: dict[str, float] = field(default_factory=dict)
+    """Per session that saw failures: the longest time from its first failed request in a
+    row to its next good answer."""
 
     def percentile(self, p: float) -> float:
         if not self.latencies_ms:
@@ -132,6 +148,7 @@ class _Tracked:
         self.session: str | None = None
         self.counter = 0
         self.failed_since_ok = False
+        self.first_failed_at: float | None = None
         self.last_ok_at: float | None = None
         self.last_pod: str | None = None
 
@@ -163,12 +180,17 @@ class SessionLoad:
             error = None if response.status == 200 else f"HTTP {response.status}"
         except Exception as exc:  # noqa: BLE001 - every failure is counted, none hidden
             response, error = None, f"{type(exc).__name__}: {exc}"
+        done = time.monotonic()
         with self._lock:
             st = self.stats
             st.requests += 1
             if error or response.counter is None or response.session is None:
+                error = error or "answer without the demo headers"
                 st.failed += 1
+                if not tracked.failed_since_ok:
+                    tracked.first_failed_at = now
                 tracked.failed_since_ok = True
+                st.failures.append(Failure(now, tracked.client.name, pod.name, error, done - now))
                 st.events.append((now, tracked.client.name, f"failed on {pod.name}: {error}"))
                 if len(st.errors) < 20:
                     st.errors.append(f"{pod.name}: {error}")
@@ -196,6 +218,10 @@ class SessionLoad:
                     st.unexplained_skips += 1
                     st.events.append((now, tracked.client.name,
                                       f"skip {tracked.counter} -> {response.counter} on {response.pod}"))
+            if tracked.failed_since_ok and tracked.first_failed_at is not None:
+                outage = done - tracked.first_failed_at
+                name = tracked.client.name
+                st.outages_s[name] = max(outage, st.outages_s.get(name, 0.0))
             tracked.counter = response.counter
             tracked.failed_since_ok = False
             tracked.last_ok_at = time.monotonic()
@@ -225,6 +251,19 @@ class SessionLoad:
         for thread in self._threads:
             thread.join(timeout=self.timeout + 5)
         return self.stats
+
+    def settle(self, timeout: float) -> list[str]:
+        """After stop(): retry every session whose last request failed until it gets a good
+        answer or ``timeout`` runs out; returns the sessions still failing."""
+        deadline = time.monotonic() + timeout
+        pending = [t for t in self.sessions if t.failed_since_ok]
+        while pending and time.monotonic() < deadline:
+            for tracked in pending:
+                self.request(tracked)
+            pending = [t for t in pending if t.failed_since_ok]
+            if pending:
+                time.sleep(0.5)
+        return [t.client.name for t in pending]
 
     def warm_up(self) -> None:
         """One request per session (creates every session before the measurement)."""
