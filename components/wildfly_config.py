@@ -51,21 +51,6 @@ TERMINATION_GRACE_SECONDS = PRESTOP_SLEEP_SECONDS + SUSPEND_TIMEOUT_SECONDS + 20
 FD_ALL3_TIMEOUT_MS = 10_000
 FD_ALL3_INTERVAL_MS = 2_000
 
-SESSION_LOCK_TIMEOUT_MS = 15_000
-"""How long a request waits for its session's lock (the web cache's locking acquire-timeout,
-left at WildFly's default); past it the request fails with HTTP 500 (ISPN000299)."""
-TX_COMPLETE_TIMEOUT_MS = 10_000
-"""complete-timeout of the web-session cache's transactions (WildFly default: 60 s).
-
-Infinispan (16.0.5 in WildFly 39) can leave a *remote* transaction behind on a new owner when
-a request's transaction commits while a rebalance moves its session: the orphan keeps the
-session's lock, and every request for that session then waits SESSION_LOCK_TIMEOUT_MS and fails
-(seen once in seven rolling restarts in CI). The transaction reaper, every 30 s, asks each
-originator about the remote transactions older than this timeout and rolls back those it no
-longer knows, which releases the lock. A shorter timeout bounds such an outage at about 10 s +
-30 s instead of 60 s + 30 s; live transactions are never killed, because their originator
-still knows them."""
-
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates" / "wildfly"
 _DEMO_APP_TEMPLATE_DIR = TEMPLATES_DIR / "demo-app"
 
@@ -140,7 +125,6 @@ def configure_cli(discovery: Discovery, backend: SessionBackend, cache_owners: i
             "FD_ALL3_INTERVAL_MS": FD_ALL3_INTERVAL_MS,
             "AUTH_INDEX": _AUTH_INDEX,
             "CACHE_OWNERS": cache_owners,
-            "TX_COMPLETE_TIMEOUT_MS": TX_COMPLETE_TIMEOUT_MS,
         },
     )
 

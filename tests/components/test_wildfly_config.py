@@ -108,16 +108,6 @@ def test_web_session_cache_is_distributed_with_the_requested_owners(owners):
     ) in _cli_commands(cli)
 
 
-@pytest.mark.parametrize("discovery", list(Discovery))
-def test_orphaned_session_locks_are_checked_for_after_the_complete_timeout(discovery):
-    cli = wc.configure_cli(discovery, SessionBackend.INFINISPAN)
-    assert (
-        "/subsystem=infinispan/cache-container=web/distributed-cache=dist/component=transaction:"
-        f"write-attribute(name=complete-timeout, value={wc.TX_COMPLETE_TIMEOUT_MS})"
-    ) in _cli_commands(cli)
-    assert wc.TX_COMPLETE_TIMEOUT_MS < 60_000  # shorter than WildFly's default, or pointless
-
-
 @pytest.mark.parametrize("bad", [0, -1, "2", 2.0, True, None])
 def test_cache_owners_must_be_a_positive_integer(bad):
     with pytest.raises(ValueError, match=r"cache_owners must be an integer >= 1, got"):
