@@ -78,8 +78,11 @@ class Endpoints:
         with self._lock:
             return list(self._ready)
 
-    def pick(self):
+    def pick(self, prefer=None):
+        """The next ready pod round-robin, or ``prefer`` while it is ready (cookie affinity)."""
         with self._lock:
+            if prefer is not None and prefer in self._ready:
+                return prefer
             if not self._ready:
                 return None
             self._rr = (self._rr + 1) % len(self._ready)
@@ -151,16 +154,21 @@ class _Tracked:
         self.first_failed_at: float | None = None
         self.last_ok_at: float | None = None
         self.last_pod: str | None = None
+        self.pinned = None
+        """With affinity: the pod this session sticks to while it is a ready endpoint."""
 
 
 class SessionLoad:
     def __init__(self, endpoints: Endpoints, *, sessions: int = 100, workers: int = 8,
                  path: str = wc.DEMO_CONTEXT_PATH, port: int = wc.HTTP_PORT,
-                 timeout: float = 10.0, think_time: float = 0.0) -> None:
+                 timeout: float = 10.0, think_time: float = 0.0, affinity: bool = False) -> None:
         self.endpoints = endpoints
         self.sessions = [_Tracked(f"s{i}") for i in range(sessions)]
         self.workers = workers
         self.path, self.port, self.timeout, self.think_time = path, port, timeout, think_time
+        self.affinity = affinity
+        """Like the router's affinity cookie: a session stays on its pod until that pod
+        leaves the endpoints, then moves to the next one and stays there."""
         self.stats = LoadStats()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -168,7 +176,9 @@ class SessionLoad:
 
     def request(self, tracked: _Tracked) -> None:
         """One request for one session, checked and recorded."""
-        pod = self.endpoints.pick()
+        pod = self.endpoints.pick(prefer=tracked.pinned if self.affinity else None)
+        if self.affinity:
+            tracked.pinned = pod
         now = time.monotonic()
         if pod is None:
             with self._lock:

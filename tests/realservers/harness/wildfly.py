@@ -430,6 +430,29 @@ class WildflyPod:
     def tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_text().splitlines()[-lines:])
 
+    def thread_dump(self, timeout: float = 10.0) -> str:
+        """A HotSpot thread dump of the server's JVM (SIGQUIT to the java child of
+        standalone.sh, which prints it to the console log)."""
+        java = subprocess.run(["pgrep", "-P", str(self.proc.pid), "java"],
+                              capture_output=True, text=True).stdout.split()
+        if not self.running or not java:
+            raise HarnessError(f"{self.name}: no running JVM to dump")
+        start = len(self.log_text())
+        os.kill(int(java[0]), signal.SIGQUIT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            dump = self.log_text()[start:]
+            if "Full thread dump" in dump and "JNI global refs" in dump:
+                return dump
+            time.sleep(0.2)
+        raise HarnessError(f"{self.name}: no complete thread dump after {timeout}s")
+
+    def stuck_session_writes(self) -> list[str]:
+        """Names of threads parked in a session write (CacheEntryMutator.run). Meaningful
+        with no request in flight: then such a thread is a request that never finished."""
+        blocks = self.thread_dump().split('\n"')[1:]
+        return [b.split('"', 1)[0] for b in blocks if "CacheEntryMutator.run" in b]
+
 
 def http_status(ip: str, port: int, path: str, timeout: float = 2.0) -> int | None:
     conn = http.client.HTTPConnection(ip, port, timeout=timeout)
