@@ -38,10 +38,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "realservers")]
 
 from harness import ClusterHarness, PodTemplate  # noqa: E402
-from harness.load import Endpoints, SessionLoad  # noqa: E402
+from harness.load import Endpoints, SessionLoad, session_lock_timeouts  # noqa: E402
 
 BOOT_TIMEOUT = 300
-SESSION_LOCK_WAIT_S = 15  # the web-session cache's lock acquire-timeout (WildFly's default)
 _HOLDER = re.compile(r"Lock is held by GlobalTransaction\{id=(\d+), addr=([^,]+)")
 
 
@@ -69,14 +68,7 @@ def run(template: PodTemplate, minutes: float, sessions: int, workers: int, affi
             load.start(duration=minutes * 60 + 600)
             t0, rounds = time.monotonic(), 0
             while time.monotonic() - t0 < minutes * 60:
-                old = cluster.live_pods[0]
-                new = cluster.add_pod()
-                cluster.wait_ready([new], timeout=BOOT_TIMEOUT)
-                endpoints.add(new)
-                endpoints.wait_for(new, timeout=30)
-                cluster.wait_view(list(cluster.live_pods), timeout=120)
-                endpoints.remove(old)
-                cluster.stop_pod(old, graceful=True)
+                cluster.replace_pod(cluster.live_pods[0], endpoints, boot_timeout=BOOT_TIMEOUT)
                 rounds += 1
             load.stop()
             still_failing = load.settle(timeout=200)
@@ -85,11 +77,9 @@ def run(template: PodTemplate, minutes: float, sessions: int, workers: int, affi
             load.stop()
             endpoints.close()
         st = load.stats
-        logs = {p.name: p.log_text() for p in cluster.pods}
-    lock_failures = [f for f in st.failures if f.error == "HTTP 500"
-                     and f.elapsed_s >= SESSION_LOCK_WAIT_S - 0.5
-                     and "ISPN000299" in logs.get(f.pod, "")]
-    holders = {m.groups() for text in logs.values() for m in _HOLDER.finditer(text)}
+        lock_failures = session_lock_timeouts(st.failures, cluster.pods)
+        logs = [p.log_text() for p in cluster.pods]
+    holders = {m.groups() for text in logs for m in _HOLDER.finditer(text)}
     return {
         "rounds": rounds, "requests": st.requests, "ok": st.ok, "failed": st.failed,
         "lock_timeout_failures": len(lock_failures),

@@ -26,7 +26,7 @@ from components import wildfly_config as wc
 from components.routing_rules import RoutingRules
 from harness import ClusterHarness, SessionClient
 from harness.front import NGINX_PORT, Front
-from harness.load import Endpoints, SessionLoad
+from harness.load import SESSION_LOCK_WAIT_S, Endpoints, SessionLoad, session_lock_timeouts
 
 REPLICAS = 3
 BOOT_TIMEOUT = 300
@@ -74,7 +74,7 @@ def test_formation_one_view_of_three_from_kube_ping(cluster, wildfly_template, f
         # JGroups bound to and advertises the pod IP, never the wildcard address.
         assert f"via /{pod.ip}:{wc.JGROUPS_PORT}" in log, pod.tail()
         assert "0.0.0.0:7600" not in log
-        assert f"FD_SOCK2] (ServerService Thread Pool -- " in log and f"listening on /{pod.ip}:" in log
+        assert "FD_SOCK2] (ServerService Thread Pool -- " in log and f"listening on /{pod.ip}:" in log
         # Discovery really went through the pod-list endpoint and saw all three pods.
         seen = cluster.kubeapi.requests_from(pod.ip)
         assert seen, f"{pod.name} never listed pods"
@@ -250,18 +250,6 @@ def test_failover_after_kill_9_of_the_serving_pod(cluster, figure):
     _replace_dead(cluster)
 
 
-SESSION_LOCK_WAIT_S = 15
-"""The web-session cache's lock acquire-timeout (WildFly's default, which sessionstack keeps)."""
-
-
-def _is_session_lock_timeout(failure, pods_by_name) -> bool:
-    """HTTP 500 after a full session-lock wait, on a pod that logged the lock timeout
-    (ISPN000299): the symptom of a request that never finished its session write."""
-    pod = pods_by_name.get(failure.pod)
-    return (failure.error == "HTTP 500" and failure.elapsed_s >= SESSION_LOCK_WAIT_S - 0.5
-            and pod is not None and "ISPN000299" in pod.log_text())
-
-
 def test_rolling_restart_under_load_loses_nothing(cluster, figure):
     template = cluster.template
     endpoints = Endpoints(_live(cluster), period=1.0, failure_threshold=template.readiness_failure_threshold)
@@ -273,15 +261,7 @@ def test_rolling_restart_under_load_loses_nothing(cluster, figure):
         load.start(duration=600)
         t0 = time.monotonic()
         for old in list(_live(cluster)):
-            # maxSurge 1 / maxUnavailable 0: the new pod first, ready and in the view...
-            new = cluster.add_pod()
-            cluster.wait_ready([new], timeout=BOOT_TIMEOUT)
-            endpoints.add(new)
-            endpoints.wait_for(new, timeout=30)
-            cluster.wait_view([p for p in _live(cluster)], timeout=120)
-            # ...then the old one: out of the endpoints, preStop, SIGTERM, graceful exit.
-            endpoints.remove(old)
-            cluster.stop_pod(old, graceful=True)
+            cluster.replace_pod(old, endpoints, boot_timeout=BOOT_TIMEOUT)
             assert old.proc.returncode is not None
         cluster.wait_view(_live(cluster), timeout=120)
         time.sleep(2)
@@ -299,8 +279,7 @@ def test_rolling_restart_under_load_loses_nothing(cluster, figure):
     assert stats.regressions == 0, stats.events[:10]
     assert stats.unexplained_skips == 0, stats.events[:10]
     assert stats.ok > 1000, f"too little load to mean anything: {stats.ok}"
-    pods_by_name = {p.name: p for p in cluster.pods}
-    lock_timeouts = [f for f in stats.failures if _is_session_lock_timeout(f, pods_by_name)]
+    lock_timeouts = session_lock_timeouts(stats.failures, cluster.pods)
     # No load is running now: a thread still inside a session write is a request that never
     # finished (the WildFly 39 / Infinispan 16.0.5 hang the README describes).
     stuck = {p.name: p.stuck_session_writes() for p in _live(cluster)} if lock_timeouts else {}

@@ -111,6 +111,18 @@ class ClusterHarness:
         raise HarnessError(f"no common view {expected} after {timeout}s; views: "
                            f"{ {p.name: p.view() for p in pods} }")
 
+    def replace_pod(self, old: WildflyPod, endpoints, boot_timeout: float = 300) -> WildflyPod:
+        """One step of a rolling update (maxSurge 1, maxUnavailable 0): a new pod, ready, in
+        ``endpoints`` and in the view; then ``old`` out of the endpoints and stopped gracefully."""
+        new = self.add_pod()
+        self.wait_ready([new], timeout=boot_timeout)
+        endpoints.add(new)
+        endpoints.wait_for(new, timeout=30)
+        self.wait_view(self.live_pods, timeout=120)
+        endpoints.remove(old)
+        self.stop_pod(old, graceful=True)
+        return new
+
     def stop_pod(self, pod: WildflyPod, *, graceful: bool = True, pre_stop: bool = True) -> float:
         """Delete a pod like the kubelet: off the pod list/DNS, preStop, SIGTERM, wait (or SIGKILL).
 

@@ -113,6 +113,18 @@ class Failure:
     elapsed_s: float
 
 
+SESSION_LOCK_WAIT_S = 15
+"""The web-session cache's lock acquire-timeout (WildFly's default, which sessionstack keeps)."""
+
+
+def session_lock_timeouts(failures: list[Failure], pods: list) -> list[Failure]:
+    """The failures that are HTTP 500 after a full session-lock wait on a pod that logged the
+    lock timeout (ISPN000299): the symptom of a request that never finished its session write."""
+    logs = {pod.name: pod.log_text() for pod in pods}
+    return [f for f in failures if f.error == "HTTP 500" and f.elapsed_s >= SESSION_LOCK_WAIT_S - 0.5
+            and "ISPN000299" in logs.get(f.pod, "")]
+
+
 @dataclass
 class LoadStats:
     requests: int = 0
