@@ -102,6 +102,7 @@ def kubernetes_stack(settings: StackSettings) -> None:
             cookie_name=settings.routing.session_cookie,
             host=settings.routing.host or None,
             install_controller=settings.routing.install_controller,
+            controller_chart=settings.routing.controller_chart or None,
         ),
         opts=opts,
     )

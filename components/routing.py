@@ -84,6 +84,10 @@ class SessionRoutingArgs:
     """IngressClass of the Ingresses (ingress-nginx)."""
     install_controller: bool = False
     """dev/kind only: install Envoy Gateway (+ GatewayClass) or ingress-nginx with Helm."""
+    controller_chart: str | None = None
+    """With install_controller: None for the upstream chart at the pinned version; a local chart
+    directory or .tgz (a cluster behind a firewall); or the oci:// or https:// address of a mirror
+    that serves the pinned version."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.implementation, RoutingImplementation):
@@ -101,10 +105,31 @@ class SessionRoutingArgs:
                 raise ValueError(f"SessionRoutingArgs.{field_name} must be a DNS-1123 subdomain, got {value!r}")
         if not isinstance(self.install_controller, bool):
             raise ValueError(f"SessionRoutingArgs.install_controller must be True or False, got {self.install_controller!r}")
+        if self.controller_chart is not None and (not isinstance(self.controller_chart, str) or not self.controller_chart or not self.install_controller):
+            raise ValueError(
+                "SessionRoutingArgs.controller_chart must be None, or a non-empty chart path or oci:// / https:// address "
+                f"together with install_controller=True, got {self.controller_chart!r} (install_controller={self.install_controller!r})"
+            )
 
     @property
     def rules(self) -> RoutingRules:
         return RoutingRules.for_cookie(self.cookie_name, self.cookie_max_age_seconds)
+
+
+def chart_source(chart: str, version: str, override: str | None, repo: str | None = None) -> dict[str, Any]:
+    """The Helm Release arguments that name a chart: upstream (``chart`` at ``version``, from
+    ``repo`` if given), a mirror (``oci://`` or ``https://``: the same pinned version), or a local
+    chart directory or archive (its own version)."""
+    if override is None:
+        out: dict[str, Any] = {"chart": chart, "version": version}
+        if repo:
+            out["repository_opts"] = k8s.helm.v3.RepositoryOptsArgs(repo=repo)
+        return out
+    if override.startswith("oci://"):
+        return {"chart": override, "version": version}
+    if override.startswith("https://"):
+        return {"chart": chart.rsplit("/", 1)[-1], "version": version, "repository_opts": k8s.helm.v3.RepositoryOptsArgs(repo=override)}
+    return {"chart": override}
 
 
 def httproute_rules(
@@ -187,8 +212,7 @@ class SessionRouting(pulumi.ComponentResource):
             if args.install_controller:
                 release = k8s.helm.v3.Release(
                     f"{name}-envoy-gateway",
-                    chart=ENVOY_GATEWAY_CHART,
-                    version=ENVOY_GATEWAY_VERSION,
+                    **chart_source(ENVOY_GATEWAY_CHART, ENVOY_GATEWAY_VERSION, args.controller_chart),
                     name="envoy-gateway",
                     namespace=ENVOY_GATEWAY_NAMESPACE,
                     create_namespace=True,
@@ -245,9 +269,7 @@ class SessionRouting(pulumi.ComponentResource):
             if args.install_controller:
                 release = k8s.helm.v3.Release(
                     f"{name}-ingress-nginx",
-                    chart=INGRESS_NGINX_CHART,
-                    version=INGRESS_NGINX_VERSION,
-                    repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=INGRESS_NGINX_REPO),
+                    **chart_source(INGRESS_NGINX_CHART, INGRESS_NGINX_VERSION, args.controller_chart, INGRESS_NGINX_REPO),
                     name="ingress-nginx",
                     namespace=INGRESS_NGINX_NAMESPACE,
                     create_namespace=True,

@@ -81,6 +81,7 @@ KEYS: tuple[Key, ...] = (
     Key("routing.host", "string", "", "Optional host name the routes answer for (DNS-1123 subdomain); empty: any host."),
     Key("routing.sessionCookie", "string", "SESSIONSTACK_ROUTE", "Name of the affinity cookie set by the router or ALB."),
     Key("routing.installController", "boolean", False, "dev only: install the routing controller (Envoy Gateway or ingress-nginx) into kind.", (Platform.DEV,)),
+    Key("routing.controllerChart", "string", "", "dev only: the controller's Helm chart when routing.installController is true: empty for the upstream chart at the pinned version, a local chart directory or .tgz, or the oci:// or https:// address of a mirror.", (Platform.DEV,)),
     Key("eks.stickinessSeconds", "integer", 3600, "eks only: ALB lb_cookie duration in seconds (1-604800).", _EKS),
     Key("eks.deregistrationDelaySeconds", "integer", 120, "eks only: ALB deregistration delay so sessions drain (0-3600).", _EKS),
     Key("eks.availabilityZones", "integer", 2, "eks only: availability zones for the VPC, nodes and ALB (2-6).", _EKS),
@@ -132,6 +133,8 @@ class RoutingSettings:
     host: str
     session_cookie: str
     install_controller: bool
+    controller_chart: str
+    """'' (upstream), a local chart path, or a mirror's oci:// or https:// address."""
 
 
 @dataclass(frozen=True)
@@ -241,6 +244,14 @@ def _is_supported_k8s(value: str) -> bool:
     return bool(match) and int(match.group(1)) >= 30
 
 
+def _is_chart_source(value: str) -> bool:
+    # A local path is not checked for existence here: the stack file is also evaluated where the
+    # cluster (and its chart) is not, e.g. by the offline policy runner; Helm names a missing one.
+    if value.startswith(("oci://", "https://")):
+        return len(value) > len("https://")
+    return value == "" or ("://" not in value and value.strip() == value and "\n" not in value)
+
+
 _DISCOVERY_HINTS = {
     mode: "Kubernetes pod networks carry no UDP multicast; use kube_ping or dns_ping"
     for mode in ("multicast", "udp", "mping", "pbcast")
@@ -297,7 +308,13 @@ def load_settings(raw: Mapping[str, str | None]) -> StackSettings:
         host=read.string("routing.host", lambda v: v == "" or bool(_DNS_SUBDOMAIN.match(v)), "empty or a DNS-1123 subdomain such as shop.example.com"),
         session_cookie=read.string("routing.sessionCookie", _is_affinity_cookie, "a cookie name of 1-64 token characters (no spaces, ';', ',' or '='), other than the applications' JSESSIONID or SESSION"),
         install_controller=read.boolean("routing.installController"),
+        controller_chart=read.string("routing.controllerChart", _is_chart_source, "empty, a local chart path (directory or .tgz), or an oci:// or https:// address"),
     )
+    if routing.controller_chart and not routing.install_controller:
+        raise SettingsError(
+            f"{PROJECT}:routing.controllerChart is used only with {PROJECT}:routing.installController true, got "
+            f"{routing.controller_chart!r} with installController false; set both or remove the chart"
+        )
     eks = EksSettings(
         stickiness_seconds=read.integer("eks.stickinessSeconds", 1, 604800),
         deregistration_delay_seconds=read.integer("eks.deregistrationDelaySeconds", 0, 3600),
