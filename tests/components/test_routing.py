@@ -270,6 +270,22 @@ def test_ingress_nginx_install_is_pinned_and_serves_the_ingress_class(pulumi_moc
     assert not [o for o in pulumi_mocks.objects() if o["kind"] == "GatewayClass"]
 
 
+@pytest.mark.parametrize(
+    ("implementation", "source", "expected"),
+    [
+        (GATEWAY, "/var/lib/charts/gateway-helm", {"chart": "/var/lib/charts/gateway-helm"}),
+        (GATEWAY, "oci://mirror.example.com/envoyproxy/gateway-helm", {"chart": "oci://mirror.example.com/envoyproxy/gateway-helm", "version": ENVOY_GATEWAY_VERSION}),
+        (NGINX, "https://charts.example.com/ingress-nginx", {"chart": "ingress-nginx", "version": INGRESS_NGINX_VERSION, "repositoryOpts": {"repo": "https://charts.example.com/ingress-nginx"}}),
+        (NGINX, "./charts/ingress-nginx-4.15.1.tgz", {"chart": "./charts/ingress-nginx-4.15.1.tgz"}),
+    ],
+)
+def test_the_controller_chart_can_come_from_a_local_path_or_a_mirror(pulumi_mocks, implementation, source, expected):
+    SessionRouting("routing", _args(implementation=implementation, install_controller=True, controller_chart=source))
+    (release,) = _releases(pulumi_mocks)
+    named = {k: release.inputs[k] for k in ("chart", "version", "repositoryOpts") if k in release.inputs}
+    assert named == expected
+
+
 # --- composition -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("implementation", [GATEWAY, NGINX])
@@ -320,6 +336,8 @@ def test_gateway_duration():
     ({"gateway_class_name": "EG"}, "SessionRoutingArgs.gateway_class_name must be a DNS-1123 subdomain, got 'EG'"),
     ({"ingress_class_name": ""}, "SessionRoutingArgs.ingress_class_name must be a DNS-1123 subdomain, got ''"),
     ({"install_controller": "yes"}, "SessionRoutingArgs.install_controller must be True or False, got 'yes'"),
+    ({"controller_chart": "charts/gateway-helm"}, "SessionRoutingArgs.controller_chart must be None, or a non-empty chart path or oci:// / https:// address together with install_controller=True, got 'charts/gateway-helm' (install_controller=False)"),
+    ({"install_controller": True, "controller_chart": ""}, "SessionRoutingArgs.controller_chart must be None, or a non-empty chart path"),
 ])
 def test_bad_args_are_rejected_with_field_value_and_allowed(kwargs, message):
     with pytest.raises(ValueError) as err:

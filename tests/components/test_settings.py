@@ -54,6 +54,11 @@ def test_redis_backend_auto_means_elasticache_on_eks_only():
         ({"routing.sessionCookie": "JSESSIONID"}, "other than the applications' JSESSIONID or SESSION, got 'JSESSIONID'"),
         ({"apache.replicas": "1"}, "sessionstack:apache.replicas must be an integer from 2 to 50, got '1'"),
         ({"wildfly.replica": "3"}, "sessionstack:wildfly.replica is not a sessionstack setting"),
+        ({"platform": "dev", "routing.installController": "true", "routing.controllerChart": "http://mirror/charts"},
+         "sessionstack:routing.controllerChart must be empty, a local chart path (directory or .tgz), or an oci:// or https:// address, got 'http://mirror/charts'"),
+        ({"platform": "dev", "routing.controllerChart": "charts/gateway-helm"},
+         "sessionstack:routing.controllerChart is used only with sessionstack:routing.installController true, got 'charts/gateway-helm'"),
+        ({"platform": "eks", "routing.controllerChart": "charts/gateway-helm"}, "sessionstack:routing.controllerChart is a setting for platform dev only"),
     ],
 )
 def test_bad_values_stop_with_the_key_the_value_and_what_is_allowed(raw, message):
