@@ -44,7 +44,9 @@ NODE_NAME="$(node_name "$POD_NAME")"
 mkdir -p "$SERVER_BASE_DIR"
 find "$SERVER_BASE_DIR" -mindepth 1 -maxdepth 1 -exec rm -rf {} +
 cp -R "$JBOSS_HOME/standalone/." "$SERVER_BASE_DIR/"
-chmod -R u+w "$SERVER_BASE_DIR"
+# The copy only: the emptyDir itself belongs to root (the kubelet gives the pod's fsGroup write
+# access to it, not ownership), so the pod user may not chmod it.
+find "$SERVER_BASE_DIR" -mindepth 1 -exec chmod u+w {} +
 mkdir -p "$SERVER_BASE_DIR/tmp" "$SERVER_BASE_DIR/log" "$SERVER_BASE_DIR/data"
 
 echo "sessionstack: configuring $SERVER_BASE_DIR with $SCRIPTS_DIR/configure.cli (node $NODE_NAME)"
