@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -18,6 +18,21 @@ ENGINE = ROOT / "tools" / "engine"
 # What a copy of the project leaves out: VCS, caches, outputs, and trees the program never imports.
 _NOT_COPIED = {".git", ".venv", ".pulumi-state", "rendered", "apps", "tests", "bench", "__pycache__",
                ".pytest_cache"}
+
+
+def build_engine() -> Path:
+    """tools/engine/build.sh (warm: well under a second); its bin dir. Raises RuntimeError when it fails."""
+    try:
+        built = subprocess.run(["bash", str(ENGINE / "build.sh")], capture_output=True, text=True, timeout=3600)
+    except subprocess.TimeoutExpired as exc:
+        raise RuntimeError(f"tools/engine/build.sh did not finish within an hour: {exc}") from None
+    if built.returncode != 0:
+        raise RuntimeError(f"tools/engine/build.sh failed ({built.returncode}):\n{built.stderr[-4000:]}")
+    bin_dir = Path(built.stdout.strip().splitlines()[-1])
+    for tool in ("pulumi", "pulumi-resource-kubernetes", "pulumi-resource-random"):
+        if not (bin_dir / tool).exists():
+            raise RuntimeError(f"{tool} missing from {bin_dir}")
+    return bin_dir
 
 
 def read_versions() -> dict[str, str]:
@@ -35,10 +50,13 @@ class Engine:
 
     bin_dir: Path
     base: Path
+    extra_env: dict[str, str] = field(default_factory=dict)
+    """e.g. KUBECONFIG for a stack that deploys to a real cluster."""
 
     @property
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_")}
+        env.update(self.extra_env)
         env.update({
             "PATH": f"{self.bin_dir}{os.pathsep}{env.get('PATH', '')}",
             "PULUMI_HOME": str(self.base / "home"),

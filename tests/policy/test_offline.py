@@ -78,7 +78,7 @@ def test_every_stack_has_a_policy_config_and_no_config_is_orphaned():
     assert {p.stem for p in CONFIG_DIR.glob("*.json")} == set(mockrun.stacks())
 
 
-@pytest.mark.parametrize("stack, level, production", [("local", "advisory", False), ("dev", "advisory", False), ("eks", "mandatory", True)])
+@pytest.mark.parametrize("stack, level, production", [("local", "advisory", False), ("dev", "advisory", False), ("cluster", "mandatory", False), ("eks", "mandatory", True)])
 def test_stack_config_files(stack, level, production):
     policies = build_policies(is_production(stack))
     resolved = resolve_config(policies, default_enforcement(is_production(stack)), load_config_file(CONFIG_DIR / f"{stack}.json"))

@@ -20,7 +20,7 @@ def stack_run(request):
 
 
 def test_every_stack_file_is_covered():
-    assert set(STACKS) == {"local", "dev", "eks"}
+    assert set(STACKS) == {"local", "dev", "cluster", "eks"}
 
 
 def test_no_two_resources_share_a_urn(stack_run):
@@ -53,7 +53,7 @@ def test_every_workload_pins_its_images(stack_run):
             assert ":" in image.rsplit("/", 1)[-1] and not image.endswith(":latest"), image
 
 
-@pytest.mark.parametrize("stack", ["local", "dev"])
+@pytest.mark.parametrize("stack", ["local", "dev", "cluster"])
 def test_local_and_dev_declare_nothing_on_aws_and_never_import_pulumi_aws(stack):
     code = (
         "import json, sys; from offline import mockrun; run = mockrun.run_stack(%r); "
@@ -73,6 +73,16 @@ def test_local_renders_to_a_directory_and_dev_targets_the_kind_context():
     [kind] = dev.of_type("pulumi:providers:kubernetes")
     assert kind.inputs["context"] == "kind-sessionstack"
     assert "renderYamlToDirectory" not in kind.inputs
+
+
+def test_cluster_targets_the_built_cluster_and_installs_the_gateway_chart_from_its_local_path():
+    run = mockrun.run_stack("cluster")
+    [provider] = run.of_type("pulumi:providers:kubernetes")
+    assert provider.inputs["context"] == "sessionstack-cluster"
+    [release] = run.of_type("kubernetes:helm.sh/v3:Release")
+    config = mockrun.load_stack_config("cluster")
+    assert release.inputs["chart"] == config["sessionstack:routing.controllerChart"]
+    assert "version" not in release.inputs and "repositoryOpts" not in release.inputs
 
 
 def test_eks_fronts_wildfly_with_sticky_ip_targets():

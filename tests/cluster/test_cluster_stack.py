@@ -1,0 +1,180 @@
+"""`pulumi up -s cluster` onto the real single-node Kubernetes, with the real engine and providers.
+
+The module deploys the stack once (a copy of the project, its own Pulumi state), judges what the
+real API server, controllers, kubelet and kube-proxy made of it, and destroys it in its last
+test. What the stand-ins of tests/realservers could not show is the point here: server-side
+validation, Pod Security admission, the RBAC authorizer in front of KUBE_PING, the Helm release
+with its CRDs before the custom resources, the Deployment controller's rollout.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from engine_support import ROOT, Engine, Result, build_engine, copy_project
+from kube import Cluster, is_ready, node_port, pod, restarts, restricted_container, run_to_completion, wait_until
+from wildfly_log import kube_ping_failures, last_view, node_name
+
+STACK = "cluster"
+NAMESPACE = "sessionstack"
+WILDFLY = "app.kubernetes.io/name=wildfly"
+
+
+@dataclass
+class Deployed:
+    project: Path
+    engine: Engine
+    up: Result
+
+    def pulumi(self, *args: str, timeout: float = 900) -> Result:
+        return self.engine.run(self.project, *args, "--stack", STACK, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def engine_bin() -> Path:
+    try:
+        return build_engine()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+
+
+@pytest.fixture(scope="module")
+def deployed(cluster: Cluster, engine_bin: Path, tmp_path_factory) -> Deployed:
+    base = tmp_path_factory.mktemp("cluster-stack")
+    project = copy_project(base / "project")
+    engine = Engine(engine_bin, base, extra_env={"KUBECONFIG": str(cluster.kubeconfig)})
+    init = engine.run(project, "stack", "init", STACK)
+    assert init.returncode == 0, str(init)
+    up = engine.run(project, "up", "--yes", "--stack", STACK, timeout=1500)
+    d = Deployed(project, engine, up)
+    yield d
+    # A failed test must not leave the stack behind for the next module (test_destroy... ran it).
+    if cluster.kubectl("get", "namespace", NAMESPACE, check=False).returncode == 0:
+        d.pulumi("destroy", "--yes")
+
+
+def wildfly_pods(cluster: Cluster) -> list[dict]:
+    return [p for p in cluster.pods(NAMESPACE, WILDFLY) if not p["metadata"].get("deletionTimestamp")]
+
+
+def test_up_creates_every_resource_and_every_await_passes(deployed: Deployed, cluster: Cluster):
+    assert deployed.up.returncode == 0, str(deployed.up)
+    created = re.search(r"^\s+\+ (\d+) created$", deployed.up.output, re.MULTILINE)
+    assert created and int(created.group(1)) >= 25, str(deployed.up)
+    # The provider awaited each workload; the cluster agrees.
+    for deploy in cluster.items("deployments", "-n", NAMESPACE):
+        st = deploy["status"]
+        assert st.get("availableReplicas") == deploy["spec"]["replicas"] == st.get("readyReplicas"), deploy["metadata"]["name"]
+    for svc in cluster.items("services", "-n", NAMESPACE):
+        if svc["spec"].get("clusterIP") == "None" or svc["spec"].get("type") == "ExternalName":
+            continue
+        name = svc["metadata"]["name"]
+        if "envoy" in name:
+            continue  # the data plane's own Service; Envoy cannot run here (see README)
+        slices = cluster.items("endpointslices", "-n", NAMESPACE, "-l", f"kubernetes.io/service-name={name}")
+        ready = [e for s in slices for e in s.get("endpoints") or [] if e.get("conditions", {}).get("ready")]
+        assert ready, f"Service {name} has no ready endpoint"
+
+
+def test_pods_are_admitted_under_restricted_and_do_not_restart(deployed: Deployed, cluster: Cluster):
+    ns = cluster.get("namespace", NAMESPACE)
+    assert ns["metadata"]["labels"].get("pod-security.kubernetes.io/enforce") == "restricted"
+    pods = cluster.items("pods", "-n", NAMESPACE)
+    app_pods = [p for p in pods if p["metadata"]["labels"].get("app.kubernetes.io/part-of") == "sessionstack"]
+    assert len(app_pods) >= 4, [p["metadata"]["name"] for p in pods]
+    for p in app_pods:
+        assert p["status"]["phase"] == "Running" and is_ready(p), p["metadata"]["name"]
+        assert restarts(p) == 0, f"{p['metadata']['name']} restarted {restarts(p)} times"
+    # Admission is real: the same namespace refuses a pod that runs as root.
+    root_pod = pod("as-root", NAMESPACE, [{"name": "c", "image": "sessionstack.local/busybox:1.35.0", "command": ["true"]}])
+    refused = cluster.kubectl("apply", "-f", "-", input=json.dumps(root_pod), check=False)
+    assert refused.returncode != 0 and 'violates PodSecurity "restricted:latest"' in refused.stderr, refused.stderr
+
+
+def test_second_up_preview_and_refresh_report_no_changes(deployed: Deployed):
+    for args in (("up", "--yes", "--expect-no-changes"), ("preview", "--expect-no-changes"), ("refresh", "--yes", "--expect-no-changes")):
+        step = deployed.pulumi(*args)
+        assert step.returncode == 0, str(step)
+
+
+def test_wildfly_pods_form_one_view_through_kube_ping(deployed: Deployed, cluster: Cluster):
+    pods = [p["metadata"]["name"] for p in wildfly_pods(cluster)]
+    assert len(pods) == 2
+    logs = {name: cluster.logs(NAMESPACE, name) for name in pods}
+    everyone = sorted(node_name(log) for log in logs.values())
+
+    def agreed():
+        found = {name: last_view(cluster.logs(NAMESPACE, name)) for name in pods}
+        return found if all(view == everyone for view in found.values()) else None
+
+    wait_until(f"every WildFly pod to be in one view of {everyone}", agreed, 120, interval=3)
+    for name, log in logs.items():
+        assert kube_ping_failures(log) == [], f"KUBE_PING failed in {name}"
+
+
+def test_wildfly_service_account_lists_pods_here_and_changes_nothing(deployed: Deployed, cluster: Cluster):
+    sa = wildfly_pods(cluster)[0]["spec"]["serviceAccountName"]
+    who = f"--as=system:serviceaccount:{NAMESPACE}:{sa}"
+
+    def can(*args: str) -> bool:
+        return cluster.kubectl("auth", "can-i", who, *args, check=False).stdout.strip() == "yes"
+
+    assert can("list", "pods", "-n", NAMESPACE) and can("get", "pods", "-n", NAMESPACE)
+    for verb, resource in (("create", "pods"), ("delete", "pods"), ("patch", "pods"), ("update", "pods"),
+                           ("get", "secrets"), ("list", "configmaps"), ("create", "pods/exec"), ("patch", "deployments")):
+        assert not can(verb, resource, "-n", NAMESPACE), f"{sa} may {verb} {resource}"
+    assert not can("list", "pods", "-n", "default") and not can("list", "pods", "--all-namespaces")
+
+
+def test_gateway_route_and_session_persistence_are_accepted(deployed: Deployed, cluster: Cluster):
+    routes = cluster.items("httproutes.gateway.networking.k8s.io", "-n", NAMESPACE)
+    assert len(routes) == 1
+    # The experimental-channel CRD keeps the field; the standard one would have pruned it.
+    persistence = [r["sessionPersistence"] for r in routes[0]["spec"]["rules"] if "sessionPersistence" in r]
+    assert persistence and persistence[0]["type"] == "Cookie", routes[0]["spec"]["rules"]
+
+    def accepted():
+        route = cluster.items("httproutes.gateway.networking.k8s.io", "-n", NAMESPACE)[0]
+        conds = {c["type"]: c["status"] for parent in route.get("status", {}).get("parents", []) for c in parent["conditions"]}
+        return conds if conds.get("Accepted") == "True" and conds.get("ResolvedRefs") == "True" else None
+
+    wait_until("Envoy Gateway to accept the HTTPRoute and resolve its backends", accepted, 120, interval=3)
+    classes = cluster.items("gatewayclasses.gateway.networking.k8s.io")
+    assert any(c["type"] == "Accepted" and c["status"] == "True" for gc in classes for c in gc.get("status", {}).get("conditions", []))
+
+
+def test_session_demo_answers_through_its_service_inside_the_cluster(deployed: Deployed, cluster: Cluster):
+    url = f"http://wildfly.{NAMESPACE}.svc.cluster.local:8080/session-demo/"
+    probe = pod("demo-probe", "default", [restricted_container("curl", "sessionstack.local/toolbox:1", ["curl", "-sS", "-D", "-", "-o", "/dev/null", url])])
+    phase, log = run_to_completion(cluster, probe)
+    assert phase == "Succeeded", log
+    assert "X-Sessionstack-Pod" in log and "X-Sessionstack-Counter: 1" in log, log
+
+
+def test_verify_passes_against_the_pods_behind_kube_proxy(deployed: Deployed, cluster: Cluster):
+    """The verify command, from the host, through a NodePort: kube-proxy spreads the connections
+    over both pods (no affinity), so only replication keeps each session's counter going."""
+    with node_port(cluster, NAMESPACE, "wildfly") as url:
+        done = subprocess.run(
+            [sys.executable, "-m", "verify", url, "--sessions", "10", "--requests", "8", "--min-pods", "2", "--json"],
+            cwd=ROOT, capture_output=True, text=True, timeout=300,
+        )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout)["passed"]
+
+
+def test_destroy_removes_everything(deployed: Deployed, cluster: Cluster):
+    destroy = deployed.pulumi("destroy", "--yes")
+    assert destroy.returncode == 0, str(destroy)
+    gone = lambda: cluster.kubectl("get", "namespace", NAMESPACE, check=False).returncode != 0  # noqa: E731
+    wait_until(f"namespace {NAMESPACE} to be gone", gone, 180, interval=2)
+    assert cluster.kubectl("get", "namespace", "envoy-gateway-system", check=False).returncode != 0 or not cluster.items(
+        "deployments", "-n", "envoy-gateway-system")
+    assert not cluster.items("gatewayclasses.gateway.networking.k8s.io"), "the GatewayClass outlived the stack"
