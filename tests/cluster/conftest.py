@@ -22,6 +22,7 @@ for extra in (HERE, HERE.parent / "engine"):
     if str(extra) not in sys.path:
         sys.path.insert(0, str(extra))
 
+from engine_support import build_engine  # noqa: E402
 from kube import CLUSTER_TOOLS, STATE, Cluster  # noqa: E402
 from onenode import host  # noqa: E402
 from onenode.config import Node  # noqa: E402
@@ -83,3 +84,12 @@ def cluster():
     after = host_snapshot()
     differences = {k: (before[k], after[k]) for k in before if before[k] != after[k]}
     assert not differences, f"the host is not as it was before the cluster started: {differences}"
+
+
+@pytest.fixture(scope="session")
+def engine_bin() -> Path:
+    """The real Pulumi engine of tools/engine (built if needed)."""
+    try:
+        return build_engine()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))

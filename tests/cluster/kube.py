@@ -133,6 +133,19 @@ def run_to_completion(cluster: Cluster, manifest: dict[str, Any], timeout: float
         cluster.kubectl("delete", "pod", "-n", ns, name, "--wait=false", check=False)
 
 
+def verify(url: str, sessions: int = 10, requests: int = 8, min_pods: int = 2) -> dict[str, Any]:
+    """`python -m verify` against `url` (no affinity: each request may land on any pod); its report.
+    Fails unless every check passed."""
+    done = subprocess.run(
+        [sys.executable, "-m", "verify", url, "--sessions", str(sessions), "--requests", str(requests), "--min-pods", str(min_pods), "--json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert report["passed"], report
+    return report
+
+
 @contextlib.contextmanager
 def node_port(cluster: Cluster, namespace: str, service: str) -> Iterator[str]:
     """A NodePort Service over the pods of `service` (same selector and target port, no session

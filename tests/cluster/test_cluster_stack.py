@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from engine_support import ROOT, Engine, Result, build_engine, copy_project
-from kube import Cluster, is_ready, node_port, pod, restarts, restricted_container, run_to_completion, wait_until
+from engine_support import Engine, Result, copy_project
+from kube import Cluster, is_ready, node_port, pod, restarts, restricted_container, run_to_completion, verify, wait_until
 from wildfly_log import kube_ping_failures, last_view, node_name
 
 STACK = "cluster"
@@ -35,14 +33,6 @@ class Deployed:
 
     def pulumi(self, *args: str, timeout: float = 900) -> Result:
         return self.engine.run(self.project, *args, "--stack", STACK, timeout=timeout)
-
-
-@pytest.fixture(scope="module")
-def engine_bin() -> Path:
-    try:
-        return build_engine()
-    except RuntimeError as exc:
-        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="module")
@@ -162,12 +152,7 @@ def test_verify_passes_against_the_pods_behind_kube_proxy(deployed: Deployed, cl
     """The verify command, from the host, through a NodePort: kube-proxy spreads the connections
     over both pods (no affinity), so only replication keeps each session's counter going."""
     with node_port(cluster, NAMESPACE, "wildfly") as url:
-        done = subprocess.run(
-            [sys.executable, "-m", "verify", url, "--sessions", "10", "--requests", "8", "--min-pods", "2", "--json"],
-            cwd=ROOT, capture_output=True, text=True, timeout=300,
-        )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert json.loads(done.stdout)["passed"]
+        verify(url)
 
 
 def test_destroy_removes_everything(deployed: Deployed, cluster: Cluster):

@@ -9,16 +9,12 @@ land on the other WildFly pod and only Redis keeps the sessions.
 
 from __future__ import annotations
 
-import json
-import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from engine_support import ROOT, Engine, build_engine, copy_project
-from kube import Cluster, is_ready, node_port, restarts, wait_until
+from engine_support import Engine, copy_project
+from kube import Cluster, is_ready, node_port, restarts, verify, wait_until
 from onenode.images import spring_demo_ref
 
 STACK = "cluster"
@@ -31,11 +27,7 @@ SETTINGS = {
 
 
 @pytest.fixture(scope="module")
-def stack(cluster: Cluster, tmp_path_factory):
-    try:
-        engine_bin = build_engine()
-    except RuntimeError as exc:
-        pytest.fail(str(exc))
+def stack(cluster: Cluster, engine_bin: Path, tmp_path_factory):
     base = tmp_path_factory.mktemp("cluster-redis")
     project = copy_project(base / "project")
     engine = Engine(engine_bin, base, extra_env={"KUBECONFIG": str(cluster.kubeconfig)})
@@ -76,12 +68,7 @@ def test_second_up_reports_no_changes(stack):
 
 def test_sessions_in_redis_survive_round_robin_over_the_was_pods(stack, cluster: Cluster):
     with node_port(cluster, NAMESPACE, "wildfly") as url:
-        done = subprocess.run(
-            [sys.executable, "-m", "verify", url, "--sessions", "10", "--requests", "8", "--min-pods", "2", "--json"],
-            cwd=ROOT, capture_output=True, text=True, timeout=300,
-        )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert json.loads(done.stdout)["passed"]
+        verify(url)
 
 
 def test_destroy_removes_the_stack_and_its_volume(stack, cluster: Cluster):
