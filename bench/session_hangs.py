@@ -17,16 +17,29 @@ leaves). Measured:
 - at the end, with no load running, threads per live pod still parked in a session write
   (CacheEntryMutator.run, from a SIGQUIT thread dump): requests that never finished.
 
-``--transaction-mode NONE`` runs the web-session cache non-transactional instead of the
-rendered BATCH, to compare.
+``--configs`` names the configurations to compare; they run side by side in alternating rounds
+(round 1: every configuration once per routing, then round 2, ...), so each sees the same machine
+load. A configuration is the rendered pod template with a few jboss-cli lines added before
+`run-batch` (or, for the shutdown path, another preStop hook):
+
+- ``rendered``: what the component renders today;
+- ``no-file-store``: the web-session cache without WildFly's default passivating file store
+  (sessions in memory only, on their owners);
+- ``stop-timeout``: no file store, and the transaction ``stop-timeout`` raised from 10 s to 30 s so
+  a leaving pod finishes the remote transactions still in flight (ISPN000100 at every stop);
+- ``cli-shutdown``: no file store, and the pod stopped by one management ``:shutdown`` with the
+  suspend timeout from its preStop hook instead of the SIGTERM suspend;
+- ``non-transactional``: the cache with transaction mode NONE (loses updates; for comparison).
 
 Usage (root, after tests/realservers/setup.sh):
-    .venv/bin/python bench/session_hangs.py [--minutes 12] [--affinity] [--transaction-mode NONE] [--json]
+    .venv/bin/python bench/session_hangs.py [--minutes 10] [--rounds 3] [--routing both]
+        [--configs rendered,no-file-store,stop-timeout,cli-shutdown] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import re
 import shlex
@@ -44,13 +57,33 @@ BOOT_TIMEOUT = 300
 _HOLDER = re.compile(r"Lock is held by GlobalTransaction\{id=(\d+), addr=([^,]+)")
 
 
-def with_transaction_mode(template: PodTemplate, mode: str) -> PodTemplate:
-    """The template with the web-session cache's transaction mode set to ``mode``."""
-    line = ("/subsystem=infinispan/cache-container=web/distributed-cache=dist/component=transaction:"
-            f"write-attribute(name=mode, value={mode})\n")
+DIST = "/subsystem=infinispan/cache-container=web/distributed-cache=dist"
+NO_FILE_STORE = f"{DIST}/store=file:remove()"
+STOP_TIMEOUT = f"{DIST}/component=transaction:write-attribute(name=stop-timeout, value=30000)"
+NON_TRANSACTIONAL = f"{DIST}/component=transaction:write-attribute(name=mode, value=NONE)"
+CLI_SHUTDOWN = ["/bin/sh", "-c", 'sleep 5; exec "$JBOSS_HOME/bin/jboss-cli.sh" --connect --controller="$POD_IP:9990" '
+                '--command=":shutdown(suspend-timeout=20)"']
+CONFIGS: dict[str, tuple[list[str], list[str] | None]] = {
+    # name: (jboss-cli lines added to the batch, preStop command or None for the rendered one)
+    "rendered": ([], None),
+    "no-file-store": ([NO_FILE_STORE], None),
+    "stop-timeout": ([NO_FILE_STORE, STOP_TIMEOUT], None),
+    "cli-shutdown": ([NO_FILE_STORE], CLI_SHUTDOWN),
+    "non-transactional": ([NON_TRANSACTIONAL], None),
+}
+
+
+def configured(template: PodTemplate, name: str) -> PodTemplate:
+    """A copy of the rendered template with configuration ``name`` applied."""
+    lines, pre_stop = CONFIGS[name]
+    template = copy.deepcopy(template)
+    if pre_stop is not None:
+        template.pre_stop = list(pre_stop)
+    if not lines:
+        return template
     for data in template.configmaps.values():
         if "configure.cli" in data and "\nrun-batch" in data["configure.cli"]:
-            data["configure.cli"] = data["configure.cli"].replace("\nrun-batch", "\n" + line + "run-batch", 1)
+            data["configure.cli"] = data["configure.cli"].replace("\nrun-batch", "\n" + "\n".join(lines) + "\nrun-batch", 1)
             return template
     raise SystemExit("no configure.cli with a batch in the rendered ConfigMaps")
 
@@ -94,40 +127,57 @@ def run(template: PodTemplate, minutes: float, sessions: int, workers: int, affi
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--minutes", type=float, default=15.0)
-    parser.add_argument("--affinity", action="store_true", help="sticky sessions instead of round-robin")
-    parser.add_argument("--transaction-mode", choices=["BATCH", "NONE"], default=None,
-                        help="override the web-session cache's transaction mode (rendered: BATCH)")
+    parser.add_argument("--minutes", type=float, default=10.0, help="per run (one configuration, one routing)")
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--routing", choices=["round-robin", "affinity", "both"], default="both")
+    parser.add_argument("--configs", default="rendered,no-file-store",
+                        help=f"comma-separated, from {', '.join(CONFIGS)}")
     parser.add_argument("--sessions", type=int, default=60)
     parser.add_argument("--workers", type=int, default=12)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     command = " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv])
+    names = [c.strip() for c in args.configs.split(",") if c.strip()]
+    unknown = [n for n in names if n not in CONFIGS]
+    if unknown:
+        parser.error(f"unknown configuration(s) {unknown}; known: {', '.join(CONFIGS)}")
+    routings = [False, True] if args.routing == "both" else [args.routing == "affinity"]
 
     from offline import mockrun
-    template = PodTemplate.from_rendered(mockrun.run_stack("local").kubernetes_objects())
-    if args.transaction_mode is not None:
-        template = with_transaction_mode(template, args.transaction_mode)
-    results = {"command": command, "affinity": args.affinity,
-               "transaction_mode": args.transaction_mode or "BATCH",
-               **run(template, args.minutes, args.sessions, args.workers, args.affinity)}
+    rendered = PodTemplate.from_rendered(mockrun.run_stack("local").kubernetes_objects())
+    runs = []
+    for round_no in range(1, args.rounds + 1):
+        for affinity in routings:
+            for name in names:
+                result = {"round": round_no, "config": name, "affinity": affinity,
+                          **run(configured(rendered, name), args.minutes, args.sessions, args.workers, affinity)}
+                runs.append(result)
+                if not args.json:
+                    print(line(result), flush=True)
     if args.json:
-        print(json.dumps(results, indent=2))
+        print(json.dumps({"command": command, "runs": runs}, indent=2))
     else:
         print(f"command: {command}")
-        print(f"transaction mode {results['transaction_mode']}, {'affinity' if args.affinity else 'round-robin'}, "
-              f"{args.sessions} sessions / {args.workers} workers, "
-              f"{results['rounds']} pod replacements")
-        print(f"requests {results['requests']}, ok {results['ok']}, failed {results['failed']} "
-              f"(lock timeouts {results['lock_timeout_failures']}, other {len(results['other_failures'])})")
-        print(f"lock holders {results['lock_holders']}; outages per affected session (s): "
-              f"{results['outages_s']}; still failing {results['still_failing']}")
-        for other in results["other_failures"]:
-            print(f"other failure: {other}")
-        print(f"lost sessions {results['lost_sessions']}, regressions {results['regressions']}; "
-              f"threads stuck in a session write at the end, per live pod: {results['hung_session_writes']}")
-    bad = results["other_failures"] or results["still_failing"] or results["lost_sessions"] or results["regressions"]
+        print(f"{'configuration':<20} {'routing':<12} {'runs':>4} {'requests':>9} {'lock t/o':>8} {'other':>5} {'lost':>4} {'regr':>5} {'stuck':>5}")
+        for name in names:
+            for affinity in routings:
+                rs = [r for r in runs if r["config"] == name and r["affinity"] == affinity]
+                print(f"{name:<20} {'affinity' if affinity else 'round-robin':<12} {len(rs):>4} "
+                      f"{sum(r['requests'] for r in rs):>9} {sum(r['lock_timeout_failures'] for r in rs):>8} "
+                      f"{sum(len(r['other_failures']) for r in rs):>5} {sum(r['lost_sessions'] for r in rs):>4} "
+                      f"{sum(r['regressions'] for r in rs):>5} {sum(sum(r['hung_session_writes'].values()) for r in rs):>5}")
+    bad = [r for r in runs if r["config"] != "non-transactional"
+           and (r["other_failures"] or r["still_failing"] or r["lost_sessions"] or r["regressions"])]
     return 1 if bad else 0
+
+
+def line(r: dict) -> str:
+    """One run, as it finishes."""
+    return (f"round {r['round']} {r['config']} {'affinity' if r['affinity'] else 'round-robin'}: "
+            f"{r['rounds']} replacements, {r['requests']} requests, {r['failed']} failed "
+            f"(lock timeouts {r['lock_timeout_failures']}, other {len(r['other_failures'])}; outages {r['outages_s']}), "
+            f"lost {r['lost_sessions']}, regressions {r['regressions']}, stuck writes {r['hung_session_writes']}, "
+            f"still failing {r['still_failing']}")
 
 
 if __name__ == "__main__":

@@ -249,12 +249,13 @@ class WildflyPod:
         return self.template.run_as_group if self.template.run_as_group is not None else self.uid
 
     def run_pre_stop(self, timeout: float | None = None) -> float:
-        """Run the preStop exec command in the pod (as the pod user); returns its duration."""
+        """Run the preStop exec command in the pod (as the pod user, with the container's
+        environment, as the kubelet does); returns its duration."""
         if not self.template.pre_stop or not self.running:
             return 0.0
         t0 = time.monotonic()
         subprocess.run(self.host.command(self.template.pre_stop, uid=self.uid, gid=self.gid),
-                       env={"PATH": self.env.get("PATH", "/usr/bin:/bin")}, capture_output=True,
+                       env={**self.env, "PATH": self.env.get("PATH", "/usr/bin:/bin")}, capture_output=True,
                        timeout=timeout or self.template.termination_grace_seconds)
         return time.monotonic() - t0
 
