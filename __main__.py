@@ -10,12 +10,12 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.apache import ApacheStaticTier, ApacheStaticTierArgs
-from components.redis import RedisSessionStore, RedisSessionStoreArgs
-from components.routing import SessionRouting, SessionRoutingArgs
-from components.settings import Platform, RedisBackend, StackSettings, read_stack_settings
-from components.wildfly import WildflyCluster, WildflyClusterArgs
-from components.wildfly_config import SessionBackend
+from sessionstack.apache import ApacheStaticTier, ApacheStaticTierArgs
+from sessionstack.redis import RedisSessionStore, RedisSessionStoreArgs
+from sessionstack.routing import SessionRouting, SessionRoutingArgs
+from config.settings import Platform, RedisBackend, StackSettings, read_stack_settings
+from sessionstack.wildfly import WildflyCluster, WildflyClusterArgs
+from sessionstack.wildfly_config import SessionBackend
 
 ZONE_SPREAD = ("kubernetes.io/hostname", "topology.kubernetes.io/zone")
 
@@ -111,10 +111,10 @@ def kubernetes_stack(settings: StackSettings) -> None:
 
 def eks_stack(settings: StackSettings) -> None:
     """eks: VPC + EKS, the AWS Load Balancer Controller, ElastiCache, and the ALB front door."""
-    from components.aws_front_door import AwsFrontDoor, AwsFrontDoorArgs
-    from components.aws_lb_controller import AwsLoadBalancerController, AwsLoadBalancerControllerArgs
-    from components.eks import EksCluster, EksClusterArgs
-    from components.elasticache import ElastiCacheSessionStore, ElastiCacheSessionStoreArgs
+    from sessionstack.aws_front_door import AwsFrontDoor, AwsFrontDoorArgs
+    from sessionstack.aws_lb_controller import AwsLoadBalancerController, AwsLoadBalancerControllerArgs
+    from sessionstack.eks import EksCluster, EksClusterArgs
+    from sessionstack.elasticache import ElastiCacheSessionStore, ElastiCacheSessionStoreArgs
 
     eks = settings.eks
     cluster = EksCluster(

@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "realservers")]
 
-from components import wildfly_config as wc  # noqa: E402
+from sessionstack import wildfly_config as wc  # noqa: E402
 from harness import ClusterHarness, PodTemplate, SessionClient  # noqa: E402
 from harness.load import Endpoints, SessionLoad  # noqa: E402
 

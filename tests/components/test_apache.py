@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from components import apache_config as ac
-from components.apache import ApacheStaticTier, ApacheStaticTierArgs
+from sessionstack import apache_config as ac
+from sessionstack.apache import ApacheStaticTier, ApacheStaticTierArgs
 from offline import k8s_checks
 
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from components import apache_config as ac
-from components import routing_rules as rr
+from sessionstack import apache_config as ac
+from sessionstack import routing_rules as rr
 
 DEBIAN_MODULES = "/usr/lib/apache2/modules"
 

@@ -10,13 +10,13 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.aws_front_door import (
+from sessionstack.aws_front_door import (
     ALB_COOKIE,
     AwsFrontDoor,
     AwsFrontDoorArgs,
     elb_name,
 )
-from components.routing_rules import STATIC_EXTENSIONS, alb_path_matches, alb_path_patterns
+from sessionstack.routing_rules import STATIC_EXTENSIONS, alb_path_matches, alb_path_patterns
 from offline import k8s_checks
 from tests.components.aws_mocks import aws_extras, settle_failures  # noqa: F401 (fixture)
 

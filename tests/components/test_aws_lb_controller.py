@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from components.aws_lb_controller import (
+from sessionstack.aws_lb_controller import (
     CHART_REPOSITORY,
     CHART_VERSION,
     ROLE_ARN_ANNOTATION,

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from components.eks import (
+from sessionstack.eks import (
     ELB_ROLE_TAG,
     INTERNAL_ELB_ROLE_TAG,
     EksCluster,

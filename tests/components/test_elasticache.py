@@ -11,14 +11,14 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.elasticache import (
+from sessionstack.elasticache import (
     AUTH_TOKEN_SPECIALS,
     ElastiCacheSessionStore,
     ElastiCacheSessionStoreArgs,
     replication_group_id,
 )
-from components.redis import RedisSessionStore
-from components.session_store import SessionStore
+from sessionstack.redis import RedisSessionStore
+from sessionstack.session_store import SessionStore
 from tests.components.aws_mocks import aws_extras, settle_failures  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.usefixtures("aws_extras")
@@ -122,8 +122,8 @@ def test_same_typed_outputs_as_the_in_cluster_store() -> None:
 
 
 def test_wildfly_consumes_it_like_the_in_cluster_store(pulumi_mocks) -> None:
-    from components.wildfly import WildflyCluster, WildflyClusterArgs
-    from components.wildfly_config import SessionBackend
+    from sessionstack.wildfly import WildflyCluster, WildflyClusterArgs
+    from sessionstack.wildfly_config import SessionBackend
 
     store = ElastiCacheSessionStore("sessions", make_args())
     WildflyCluster("wildfly", WildflyClusterArgs(namespace="shop", session_backend=SessionBackend.REDIS, session_store=store, demo_app=False))

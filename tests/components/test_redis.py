@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from components.redis import RedisSessionStore, RedisSessionStoreArgs
-from components.redis_config import AUTH_CONF_PATH, CONFIG_PATH
+from sessionstack.redis import RedisSessionStore, RedisSessionStoreArgs
+from sessionstack.redis_config import AUTH_CONF_PATH, CONFIG_PATH
 from offline import k8s_checks
 
 

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from components import redis_config as rc
+from sessionstack import redis_config as rc
 
 
 def directives(conf: str) -> dict[str, list[str]]:
@@ -105,6 +105,6 @@ def test_module_does_not_import_pulumi():
     from pathlib import Path
 
     root = Path(rc.__file__).resolve().parents[1]
-    code = "import sys, components.redis_config; print(sorted(m for m in sys.modules if m.startswith('pulumi')))"
+    code = "import sys, sessionstack.redis_config; print(sorted(m for m in sys.modules if m.startswith('pulumi')))"
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

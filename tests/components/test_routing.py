@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from components import routing_rules as rr
-from components.routing import (
+from sessionstack import routing_rules as rr
+from sessionstack.routing import (
+    RoutingImplementation,
     ENVOY_GATEWAY_CHART,
     ENVOY_GATEWAY_VERSION,
     INGRESS_NGINX_VERSION,
@@ -22,7 +23,6 @@ from components.routing import (
     SessionRoutingArgs,
     gateway_duration,
 )
-from components.settings import RoutingImplementation
 from offline import k8s_checks
 
 GATEWAY = RoutingImplementation.GATEWAY_API

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from components import routing_rules as rr
+from sessionstack import routing_rules as rr
 
 STATIC = [
     "/index.html", "/img/a.png", "/img/a.PNG", "/img/Photo.JpG", "/css/site.css", "/js/app.js",

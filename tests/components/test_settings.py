@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.settings import KEYS, Platform, RedisBackend, RoutingImplementation, SettingsError, load_settings
-from components.wildfly_config import Discovery, SessionBackend
+from config.settings import KEYS, Platform, RedisBackend, RoutingImplementation, SettingsError, load_settings
+from sessionstack.wildfly_config import Discovery, SessionBackend
 
 ROOT = Path(__file__).resolve().parents[2]
 

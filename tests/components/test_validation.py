@@ -2,7 +2,7 @@
 
 import pytest
 
-from components.validation import check_int, is_ipv4_cidr
+from sessionstack.validation import check_int, is_ipv4_cidr
 
 
 @pytest.mark.parametrize("value", [0, 11, True, "3", 2.0])

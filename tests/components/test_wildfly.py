@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from components import k8s_common
-from components.redis import RedisSessionStore, RedisSessionStoreArgs
-from components.wildfly import WildflyCluster, WildflyClusterArgs, kube_ping_selector
-from components.wildfly_config import Discovery, SessionBackend
+from sessionstack import k8s_common
+from sessionstack.redis import RedisSessionStore, RedisSessionStoreArgs
+from sessionstack.wildfly import WildflyCluster, WildflyClusterArgs, kube_ping_selector
+from sessionstack.wildfly_config import Discovery, SessionBackend
 from offline import k8s_checks
 
 

@@ -15,8 +15,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from components import wildfly_config as wc
-from components.wildfly_config import Discovery, SessionBackend
+from sessionstack import wildfly_config as wc
+from sessionstack.wildfly_config import Discovery, SessionBackend
 
 ALL_COMBINATIONS = [(d, b) for d in Discovery for b in SessionBackend]
 JAKARTA_NS = "https://jakarta.ee/xml/ns/jakartaee"

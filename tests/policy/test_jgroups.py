@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.wildfly_config import SessionBackend, server_args
+from sessionstack.wildfly_config import SessionBackend, server_args
 from policy.jgroups import jgroups_advertises_pod_ip, kube_ping_needs_rbac
 from policy_args import (
     K8S_TYPES,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.wildfly_config import DEMO_APP_DIR, SessionBackend, demo_app_configmap_data, demo_app_items, server_args
+from sessionstack.wildfly_config import DEMO_APP_DIR, SessionBackend, demo_app_configmap_data, demo_app_items, server_args
 from policy.alb import alb_target_group_stickiness
 from policy.sessions import session_affinity_is_not_failover, sessions_need_a_strategy
 from policy_args import (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.redis_config import AUTH_CONF_PATH, AUTH_DIR, CONFIG_DIR, REDIS_IMAGE, auth_conf, redis_conf, server_args
+from sessionstack.redis_config import AUTH_CONF_PATH, AUTH_DIR, CONFIG_DIR, REDIS_IMAGE, auth_conf, redis_conf, server_args
 from policy.store import elasticache_auth_and_tls, redis_password_from_secret, redis_stays_private
 from policy_args import REPLICATION_GROUP, UNKNOWN, check, container, k8s, meta, resource_args, service, stack_args, workload
 

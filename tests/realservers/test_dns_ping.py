@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from components import wildfly_config as wc
+from sessionstack import wildfly_config as wc
 from harness import ClusterHarness, PodTemplate, SessionClient
 from harness.wildfly import expand_k8s_refs
 

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from components import wildfly_config as wc
+from sessionstack import wildfly_config as wc
 from harness import ClusterHarness, SessionClient
 
 REPLICAS = 3

@@ -8,7 +8,7 @@ run in file order on that cluster and each leaves three ready pods behind:
 2. replication - round-robin without affinity: the counter rises by exactly one per request
 3. failover    - kill -9 of the pod that served the last request; the session goes on
 4. rolling     - every pod replaced one at a time (readiness honoured) under >= 100 sessions
-5. routing     - nginx (rules from components.routing_rules) + Apache httpd + the cluster
+5. routing     - nginx (rules from sessionstack.routing_rules) + Apache httpd + the cluster
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ import zipfile
 
 import pytest
 
-from components import apache_config
-from components import wildfly_config as wc
-from components.routing_rules import RoutingRules
+from sessionstack import apache_config
+from sessionstack import wildfly_config as wc
+from sessionstack.routing_rules import RoutingRules
 from harness import ClusterHarness, SessionClient
 from harness.front import NGINX_PORT, Front
 from harness.load import SESSION_LOCK_WAIT_S, Endpoints, SessionLoad, session_lock_timeouts

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from components.settings import SettingsError
+from config.settings import SettingsError
 from offline import k8s_checks, mockrun
 
 STACKS = mockrun.stacks()

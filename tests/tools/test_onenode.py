@@ -126,9 +126,9 @@ def test_images_are_named_as_containerd_names_them():
 
 
 def test_the_stack_images_are_the_ones_the_components_pin():
-    from components.apache_config import APACHE_IMAGE
-    from components.redis_config import REDIS_IMAGE
-    from components.wildfly_config import WILDFLY_IMAGE
+    from sessionstack.apache_config import APACHE_IMAGE
+    from sessionstack.redis_config import REDIS_IMAGE
+    from sessionstack.wildfly_config import WILDFLY_IMAGE
 
     refs = images.image_refs()
     assert (refs["wildfly"], refs["httpd"], refs["redis"]) == (WILDFLY_IMAGE, APACHE_IMAGE, REDIS_IMAGE)

@@ -1,6 +1,6 @@
 """The routing tier on real servers: Debian's nginx (the router) and apache2 (the static tier).
 
-:func:`nginx_conf` renders, from ``components.routing_rules.RoutingRules``, what the routing
+:func:`nginx_conf` renders, from ``sessionstack.routing_rules.RoutingRules``, what the routing
 component asks of any router: paths matching ``rules.static_regex`` go to Apache, everything
 else to WildFly with cookie affinity on ``rules.session_cookie``. Open-source nginx has no
 sticky-cookie module, so affinity is built from stock directives: the first answer sets the
@@ -23,8 +23,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from components import apache_config
-from components.routing_rules import RoutingRules
+from sessionstack import apache_config
+from sessionstack.routing_rules import RoutingRules
 
 from .netns import HarnessError, Host, kill_group
 from .wildfly import http_status
@@ -45,7 +45,7 @@ def nginx_conf(rules: RoutingRules, *, listen: str, apache: str, wildfly: list[s
     # nginx regexes are PCRE; the rules' regex spells case variants itself, so '~' (case-sensitive).
     static_regex = rules.static_regex.replace('"', r"\"")
     return f"""\
-# Rendered by tests/realservers/harness/front.py from components.routing_rules.RoutingRules.
+# Rendered by tests/realservers/harness/front.py from sessionstack.routing_rules.RoutingRules.
 worker_processes 1;
 daemon off;
 pid {prefix}/nginx.pid;

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from components import wildfly_config as wc
+from sessionstack import wildfly_config as wc
 
 from .client import SessionClient
 

@@ -3,7 +3,7 @@
 A :class:`PodTemplate` is the WildflyCluster pod spec in plain data: command, args, env
 entries (Kubernetes style, with ``valueFrom``), labels, and the two ConfigMaps' data. It comes
 either from the objects the program renders (:meth:`PodTemplate.from_rendered`, the
-Deployment and ConfigMaps of an offline mock run) or from ``components.wildfly_config``
+Deployment and ConfigMaps of an offline mock run) or from ``sessionstack.wildfly_config``
 directly (:meth:`PodTemplate.from_wildfly_config`, same functions the component calls).
 
 A :class:`WildflyPod` runs that template unchanged, substituting only what Kubernetes would
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from components import wildfly_config as wc
+from sessionstack import wildfly_config as wc
 
 from .netns import Host, HarnessError, kill_group
 
@@ -142,7 +142,7 @@ class PodTemplate:
             volume_mounts=mounts,
             empty_dirs=[wc.SERVER_BASE_DIR],
             pre_stop=list(wc.PRESTOP_COMMAND),
-            source="components.wildfly_config",
+            source="sessionstack.wildfly_config",
         )
 
     @classmethod

@@ -35,7 +35,7 @@ if __name__ == "__main__":  # run as a script: the repository and the harness mu
 
     sys.path[:0] = [str(Path(__file__).resolve().parents[3]), str(Path(__file__).resolve().parents[1])]
 
-from components import redis_config as rc
+from sessionstack import redis_config as rc
 from harness import ClusterHarness, HarnessError, Host, Network, PodTemplate, WildflyPod, wildfly_home
 
 from redisbox import RedisBox, require_tools

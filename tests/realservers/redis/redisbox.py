@@ -21,7 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-from components import redis_config
+from sessionstack import redis_config
 
 CLONE_NEWNET = 0x40000000
 

@@ -4,7 +4,7 @@ import signal
 
 import pytest
 
-from components import redis_config as rc
+from sessionstack import redis_config as rc
 from redisbox import RedisBox
 from redis_resp import Resp, RedisError
 

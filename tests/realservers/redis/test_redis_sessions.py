@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from components import redis_config as rc
+from sessionstack import redis_config as rc
 from redisbox import connect_in_netns
 from redis_resp import RedisError, Resp
 from redis_stack import RedisStack, policy_admits, selects

@@ -67,7 +67,7 @@ def versions() -> dict[str, str]:
 
 def wildfly_version() -> str:
     sys.path.insert(0, str(REPO))
-    from components.wildfly_config import WILDFLY_VERSION  # the one place the stack pins it
+    from sessionstack.wildfly_config import WILDFLY_VERSION  # the one place the stack pins it
 
     return WILDFLY_VERSION
 
@@ -75,9 +75,9 @@ def wildfly_version() -> str:
 def image_refs() -> dict[str, str]:
     """Role -> image reference. The stack's images come from the components' own constants."""
     sys.path.insert(0, str(REPO))
-    from components.apache_config import APACHE_IMAGE
-    from components.redis_config import REDIS_IMAGE
-    from components.wildfly_config import WILDFLY_IMAGE
+    from sessionstack.apache_config import APACHE_IMAGE
+    from sessionstack.redis_config import REDIS_IMAGE
+    from sessionstack.wildfly_config import WILDFLY_IMAGE
 
     v = versions()
     return {

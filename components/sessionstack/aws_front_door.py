@@ -36,10 +36,10 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components import k8s_common, validation
-from components.apache_config import APACHE_PORT, HEALTH_PATH as APACHE_HEALTH_PATH
-from components.routing_rules import STATIC_EXTENSIONS, alb_path_patterns
-from components.wildfly_config import HTTP_PORT, MANAGEMENT_PORT
+from sessionstack import k8s_common, validation
+from sessionstack.apache_config import APACHE_PORT, HEALTH_PATH as APACHE_HEALTH_PATH
+from sessionstack.routing_rules import STATIC_EXTENSIONS, alb_path_patterns
+from sessionstack.wildfly_config import HTTP_PORT, MANAGEMENT_PORT
 
 _fail = partial(validation.fail, "AwsFrontDoorArgs")
 _check_int = partial(validation.check_int, "AwsFrontDoorArgs")

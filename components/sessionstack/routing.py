@@ -23,6 +23,7 @@ cluster-wide: set it on one SessionRouting per cluster.
 
 from __future__ import annotations
 
+import enum
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -30,9 +31,15 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import k8s_common
-from components.routing_rules import DEFAULT_COOKIE_MAX_AGE_SECONDS, RoutingRules
-from components.settings import RoutingImplementation
+from sessionstack import k8s_common
+from sessionstack.routing_rules import DEFAULT_COOKIE_MAX_AGE_SECONDS, RoutingRules
+
+class RoutingImplementation(str, enum.Enum):
+    GATEWAY_API = "gateway-api"
+    """Gateway + HTTPRoute with rule-level sessionPersistence (Envoy Gateway)."""
+    INGRESS_NGINX = "ingress-nginx"
+    """Ingress with nginx annotations, for clusters that still run ingress-nginx."""
+
 
 GATEWAY_API_VERSION = "gateway.networking.k8s.io/v1"
 ENVOY_GATEWAY_CHART = "oci://docker.io/envoyproxy/gateway-helm"

@@ -19,8 +19,8 @@ from typing import Any, Mapping
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import k8s_common, validation
-from components.apache_config import (
+from sessionstack import k8s_common, validation
+from sessionstack.apache_config import (
     APACHE_IMAGE,
     APACHE_PORT,
     APACHE_UID,

@@ -25,8 +25,8 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components import k8s_common, validation
-from components.redis_config import REDIS_PORT, SECRET_PASSWORD_KEY
+from sessionstack import k8s_common, validation
+from sessionstack.redis_config import REDIS_PORT, SECRET_PASSWORD_KEY
 
 _fail = partial(validation.fail, "ElastiCacheSessionStoreArgs")
 _check_int = partial(validation.check_int, "ElastiCacheSessionStoreArgs")

@@ -5,7 +5,7 @@ a client Service, a PersistentVolumeClaim per pod for the append-only file, redi
 ConfigMap and the password from a generated Secret (the requirepass line reaches Redis as an
 included file from that Secret, so no ConfigMap and no command line ever holds it), probes, a
 PDB, a NetworkPolicy that admits only the session clients, and a non-root, read-only container.
-The AWS counterpart with the same outputs is ``components.elasticache.ElastiCacheSessionStore``.
+The AWS counterpart with the same outputs is ``sessionstack.elasticache.ElastiCacheSessionStore``.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components import k8s_common
-from components.redis_config import (
+from sessionstack import k8s_common
+from sessionstack.redis_config import (
     AUTH_DIR,
     CONFIG_DIR,
     CONFIG_FILE,

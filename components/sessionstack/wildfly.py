@@ -28,9 +28,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components import k8s_common, validation
-from components.session_store import SessionStore
-from components.wildfly_config import (
+from sessionstack import k8s_common, validation
+from sessionstack.session_store import SessionStore
+from sessionstack.wildfly_config import (
     DEMO_APP_DIR,
     DEMO_CONTEXT_PATH,
     HTTP_PORT,

@@ -35,7 +35,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components import k8s_common, validation
+from sessionstack import k8s_common, validation
 
 _fail = partial(validation.fail, "AwsLoadBalancerControllerArgs")
 

@@ -14,8 +14,9 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
-from components.routing_rules import check_cookie_name
-from components.wildfly_config import WILDFLY_IMAGE, Discovery, SessionBackend
+from sessionstack.routing import RoutingImplementation
+from sessionstack.routing_rules import check_cookie_name
+from sessionstack.wildfly_config import WILDFLY_IMAGE, Discovery, SessionBackend
 
 PROJECT = "sessionstack"
 
@@ -34,13 +35,6 @@ class RedisBackend(str, enum.Enum):
     """ElastiCache on eks, a StatefulSet everywhere else."""
     KUBERNETES = "kubernetes"
     ELASTICACHE = "elasticache"
-
-
-class RoutingImplementation(str, enum.Enum):
-    GATEWAY_API = "gateway-api"
-    """Gateway + HTTPRoute with rule-level sessionPersistence (Envoy Gateway)."""
-    INGRESS_NGINX = "ingress-nginx"
-    """Ingress with nginx annotations, for clusters that still run ingress-nginx."""
 
 
 class SettingsError(ValueError):
