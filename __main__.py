@@ -13,7 +13,7 @@ import pulumi_kubernetes as k8s
 from sessionstack.apache import ApacheStaticTier, ApacheStaticTierArgs
 from sessionstack.redis import RedisSessionStore, RedisSessionStoreArgs
 from sessionstack.routing import SessionRouting, SessionRoutingArgs
-from config.settings import Platform, RedisBackend, StackSettings, read_stack_settings
+from config.settings import Platform, RedisBackend, SettingsError, StackSettings, read_stack_settings
 from sessionstack.wildfly import WildflyCluster, WildflyClusterArgs
 from sessionstack.wildfly_config import SessionBackend
 
@@ -193,7 +193,11 @@ def export_common(settings: StackSettings, url: pulumi.Input[str], wildfly: Wild
         pulumi.export("renderedTo", settings.render_dir)
 
 
-stack_settings = read_stack_settings()
+try:
+    stack_settings = read_stack_settings()
+except SettingsError as error:
+    # One line naming the key, the value and what is allowed; a traceback would only bury it.
+    raise pulumi.RunError(str(error)) from None
 if stack_settings.platform is Platform.EKS:
     eks_stack(stack_settings)
 else:

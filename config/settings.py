@@ -8,8 +8,10 @@ allowed.
 
 from __future__ import annotations
 
+import difflib
 import enum
 import ipaddress
+import json
 import re
 from dataclasses import dataclass
 from typing import Callable, Mapping
@@ -256,10 +258,9 @@ def load_settings(raw: Mapping[str, str | None]) -> StackSettings:
     """Validates every key in ``raw`` (unprefixed key -> string value) into StackSettings."""
     unknown = sorted(set(raw) - set(_KEYS_BY_NAME))
     if unknown:
-        raise SettingsError(
-            f"{PROJECT}:{unknown[0]} is not a sessionstack setting; known keys: "
-            + ", ".join(k.name for k in KEYS)
-        )
+        close = difflib.get_close_matches(unknown[0], list(_KEYS_BY_NAME), n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]}?" if close else "known keys: " + ", ".join(k.name for k in KEYS)
+        raise SettingsError(f"{PROJECT}:{unknown[0]} is not a sessionstack setting; {hint}")
     read = _Reader(raw)
     platform = read.choice("platform", Platform)
     _reject_foreign_keys(raw, platform)
@@ -352,10 +353,41 @@ def _as_config_string(value: str | int | bool) -> str:
 
 
 def read_stack_settings() -> StackSettings:
-    """Reads this stack's config through pulumi.Config (the one place that does) and validates it."""
+    """Reads this stack's config through pulumi.Config (the one place that does) and validates it.
+
+    Every key set in the ``sessionstack:`` namespace is read, known or not, so that a typo
+    (``wildfly.replica``) stops the program instead of leaving the default in place.
+    """
     import pulumi
+    from pulumi.runtime import config as runtime_config
 
     config = pulumi.Config(PROJECT)
-    raw = {key.name: config.get(key.name) for key in KEYS}
+    every = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    names = set(_flat_names(every)) | {key.name for key in KEYS}
+    raw = {name: config.get(name) for name in names}
     present = {name: value for name, value in raw.items() if value is not None}
     return load_settings(present)
+
+
+def _flat_names(config: Mapping[str, object]) -> list[str]:
+    """The dotted names of the ``sessionstack:`` keys. The engine hands the defaults declared in
+    Pulumi.yaml over as one object per prefix (``sessionstack:wildfly`` = ``{"replicas": 2, ...}``)
+    and keys set in a stack file as they are written (``sessionstack:wildfly.replicas``)."""
+    names: list[str] = []
+
+    def walk(prefix: str, value: object) -> None:
+        if isinstance(value, str) and value.startswith("{"):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                pass
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                walk(f"{prefix}.{key}", inner)
+        else:
+            names.append(prefix)
+
+    for key, value in config.items():
+        if key.startswith(f"{PROJECT}:"):
+            walk(key.split(":", 1)[1], value)
+    return names

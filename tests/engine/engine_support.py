@@ -29,7 +29,8 @@ def build_engine() -> Path:
     if built.returncode != 0:
         raise RuntimeError(f"tools/engine/build.sh failed ({built.returncode}):\n{built.stderr[-4000:]}")
     bin_dir = Path(built.stdout.strip().splitlines()[-1])
-    for tool in ("pulumi", "pulumi-resource-kubernetes", "pulumi-resource-random"):
+    pins = dict(line.split("==") for line in (ROOT / "requirements.txt").read_text().splitlines() if line.startswith("pulumi-"))
+    for tool in ["pulumi", *(f"../plugins/resource-{p}-v{pins['pulumi-' + p]}/pulumi-resource-{p}" for p in ("kubernetes", "random"))]:
         if not (bin_dir / tool).exists():
             raise RuntimeError(f"{tool} missing from {bin_dir}")
     return bin_dir
@@ -64,11 +65,14 @@ class Engine:
             "PULUMI_CONFIG_PASSPHRASE": "sessionstack-local",  # env.sh's: config/Pulumi.local.yaml may carry its salt
             "PULUMI_SKIP_UPDATE_CHECK": "true",
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+            "PULUMI_IGNORE_AMBIENT_PLUGINS": "true",
         })
         return env
 
     def run(self, cwd: Path, *args: str, timeout: float = 600) -> "Result":
         (self.base / "state").mkdir(parents=True, exist_ok=True)
+        if not (self.base / "home" / "plugins").exists():
+            subprocess.run(["bash", str(ENGINE / "link-plugins"), str(self.bin_dir), str(self.base / "home")], check=True)
         done = subprocess.run([str(self.bin_dir / "pulumi"), *args, "--non-interactive"], cwd=cwd,
                               env=self.env, capture_output=True, text=True, timeout=timeout)
         return Result(args, done.returncode, done.stdout + done.stderr)

@@ -86,6 +86,8 @@ def workspace(tmp_path_factory):
         }
     )
     (base / "state").mkdir()
+    subprocess.run(["bash", str(ROOT / "tools/engine/link-plugins"), str(bin_dir), str(base / "home")], check=True)
+    env["PULUMI_IGNORE_AMBIENT_PLUGINS"] = "true"
     for stack in ("eks", "dev"):
         for args in (["stack", "init", stack], ["config", "set", "policy-smoke:marker", "x", "--stack", stack]):
             done = subprocess.run(["pulumi", *args, "--non-interactive"], cwd=program, env=env, capture_output=True, text=True, timeout=120)

@@ -75,7 +75,7 @@ if [[ "${SESSIONSTACK_PULUMI_FROM_PATH:-1}" != 0 ]]; then
 fi
 
 pulumi_hash="$(hash_of "$PULUMI_CLI_VERSION $RANDOM_PROVIDER_VERSION" "$here/cli/go.mod" "$here/cli/go.sum" "$here"/cli/cmd/*/*.go)"
-k8s_hash="$(hash_of "$KUBERNETES_PROVIDER_VERSION" "$here/kubernetes/go.mod" "$here/kubernetes/go.sum" "$here/kubernetes/main.go")"
+k8s_hash="$(hash_of "$KUBERNETES_PROVIDER_VERSION $KUBERNETES_PLUGIN_VERSION" "$here/kubernetes/go.mod" "$here/kubernetes/go.sum" "$here/kubernetes/main.go")"
 
 if [[ -z "$path_pulumi" ]]; then
   pulumi_component="pulumi-$PULUMI_CLI_VERSION-$pulumi_hash"
@@ -137,7 +137,7 @@ build_kubernetes() {
   cp "$here/kubernetes/go.mod" "$here/kubernetes/go.sum" "$here/kubernetes/main.go" "$tmp/src/"
   (cd "$tmp/src" && go mod download github.com/pulumi/pulumi-kubernetes/provider/v4)
   mod_dir="$(cd "$tmp/src" && go list -m -f '{{.Dir}}' github.com/pulumi/pulumi-kubernetes/provider/v4)"
-  python3 - "$mod_dir/cmd/pulumi-resource-kubernetes" "$tmp/src" "$KUBERNETES_PROVIDER_VERSION" <<'PY'
+  python3 - "$mod_dir/cmd/pulumi-resource-kubernetes" "$tmp/src" "$KUBERNETES_PLUGIN_VERSION" <<'PY'
 import json, sys
 src, out, version = sys.argv[1:]
 schema = json.load(open(f"{src}/schema.json"))
@@ -148,7 +148,7 @@ with open(f"{out}/terraform-mapping-embed.json", "w") as f:
     json.dump(json.load(open(f"{src}/terraform-mapping.json")), f, separators=(",", ":"))
 PY
   (cd "$tmp/src" && nice -n 10 go build -p "$jobs" -o "$tmp/bin/pulumi-resource-kubernetes" \
-      -ldflags "-s -w -X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$KUBERNETES_PROVIDER_VERSION" .)
+      -ldflags "-s -w -X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$KUBERNETES_PLUGIN_VERSION" .)
   rm -rf "$tmp/src"
   printf 'pulumi-resource-kubernetes %s\ngo %s\nbuilt in %ss\n' "$KUBERNETES_PROVIDER_VERSION" \
     "$go_version" "$((SECONDS - start))" >"$tmp/bin/BUILDINFO"
@@ -160,17 +160,28 @@ PY
 if ! built "$pulumi_component"; then build_pulumi; fi
 if ! built "$k8s_component"; then build_kubernetes; fi
 
-# --- the bin dir for PATH ---------------------------------------------------------------------
+# --- the bin dir for PATH, and the providers as plugins -----------------------------------------
 # pulumi finds its bundled language host next to the resolved binary, our language host finds its
-# driver script next to itself, and the provider is found on PATH (ambient plugin).
-link_key="$(printf '%s\n' "$pulumi_component" "$k8s_component" "$path_pulumi" | sha256sum | cut -c1-12)"
+# driver script next to itself. The providers are not on PATH (ambient plugins make the CLI warn
+# on every run): ../plugins holds them in the layout of a plugin cache, which link-plugins puts
+# into a PULUMI_HOME.
+link_key="$(printf '%s\n' "$pulumi_component" "$k8s_component" "$path_pulumi" "$(grep '^pulumi-' "$here/../../requirements.txt")" | sha256sum | cut -c1-12)"
 combined="$cache_root/pulumi-${PULUMI_CLI_VERSION}_kubernetes-${KUBERNETES_PROVIDER_VERSION}-$link_key"
 if [[ ! -f "$combined/bin/.complete" ]]; then
   rm -rf "$combined"
-  mkdir -p "$combined/bin"
-  ln -s "$cache_root/components/$k8s_component/bin/pulumi-resource-kubernetes" "$combined/bin/"
-  for f in "$cache_root/components/$pulumi_component/bin/"pulumi*; do ln -s "$f" "$combined/bin/"; done
+  mkdir -p "$combined/bin" "$combined/plugins"
+  for f in "$cache_root/components/$pulumi_component/bin/"pulumi*; do
+    case "$(basename "$f")" in pulumi-resource-*) continue ;; esac
+    ln -s "$f" "$combined/bin/"
+  done
   if [[ -n "$path_pulumi" ]]; then ln -s "$(readlink -f "$path_pulumi")" "$combined/bin/pulumi"; fi
+  sdk_version() { sed -n "s/^pulumi-$1==//p" "$here/../../requirements.txt"; }
+  plugin() {  # name version binary
+    mkdir -p "$combined/plugins/resource-$1-v$2"
+    ln -s "$3" "$combined/plugins/resource-$1-v$2/pulumi-resource-$1"
+  }
+  plugin kubernetes "$(sdk_version kubernetes)" "$cache_root/components/$k8s_component/bin/pulumi-resource-kubernetes"
+  plugin random "$(sdk_version random)" "$cache_root/components/$pulumi_component/bin/pulumi-resource-random"
   touch "$combined/bin/.complete"
 fi
 echo "$combined/bin"

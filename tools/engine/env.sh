@@ -1,7 +1,8 @@
 # Source me (bash): `. tools/engine/env.sh`. Builds the Pulumi engine once if needed
 # (tools/engine/build.sh), then sets up this shell to run it with no internet:
-#   PATH                    the engine's bin dir first (pulumi, pulumi-language-python, the
-#                           Kubernetes provider, found by the CLI on PATH as an ambient plugin)
+#   PATH                    the engine's bin dir first (pulumi, pulumi-language-python)
+#   PULUMI_IGNORE_AMBIENT_PLUGINS  providers come from the plugin cache of ${PULUMI_HOME:-~/.pulumi},
+#                           where link-plugins links the ones build.sh built
 #   SESSIONSTACK_ENGINE_BIN that bin dir
 #   PULUMI_BACKEND_URL      file://<repo>/.pulumi-state (ignored by git), unless already set
 #   PULUMI_CONFIG_PASSPHRASE  a fixed value when neither it nor PULUMI_CONFIG_PASSPHRASE_FILE is set:
@@ -23,6 +24,8 @@ _sessionstack_engine_env() {
   if [[ -z "${PULUMI_CONFIG_PASSPHRASE+set}" && -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]]; then
     export PULUMI_CONFIG_PASSPHRASE="sessionstack-local"
   fi
+  bash "$here/link-plugins" "$bin" "${PULUMI_HOME:-$HOME/.pulumi}" || return 1
+  export PULUMI_IGNORE_AMBIENT_PLUGINS=true
   export PULUMI_SKIP_UPDATE_CHECK=true
   export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
   case "$PULUMI_BACKEND_URL" in
