@@ -12,7 +12,7 @@ import pulumi_kubernetes as k8s
 
 from sessionstack.apache import ApacheStaticTier, ApacheStaticTierArgs
 from sessionstack.redis import RedisSessionStore, RedisSessionStoreArgs
-from sessionstack.routing import SessionRouting, SessionRoutingArgs
+from sessionstack.routing import SessionRouting, SessionRoutingArgs, router_peers
 from config.settings import Platform, RedisBackend, SettingsError, StackSettings, read_stack_settings
 from sessionstack.wildfly import WildflyCluster, WildflyClusterArgs
 from sessionstack.wildfly_config import SessionBackend
@@ -45,6 +45,7 @@ def application(
     store=None,
     spread=("kubernetes.io/hostname",),
     prestop_sleep_seconds: int = 5,
+    http_from: tuple = (),
 ):
     """The tiers every platform shares: WildFly (with its session store) and Apache."""
     backend = settings.wildfly.session_backend
@@ -68,13 +69,18 @@ def application(
             session_store=store if backend is SessionBackend.REDIS else None,
             spread_topology_keys=spread,
             prestop_sleep_seconds=prestop_sleep_seconds,
+            http_from=http_from,
         ),
         opts=opts,
     )
     apache = ApacheStaticTier(
         "apache",
         ApacheStaticTierArgs(
-            namespace=ns, replicas=settings.apache.replicas, max_replicas=settings.apache.max_replicas, spread_topology_keys=spread
+            namespace=ns,
+            replicas=settings.apache.replicas,
+            max_replicas=settings.apache.max_replicas,
+            spread_topology_keys=spread,
+            http_from=http_from,
         ),
         opts=opts,
     )
@@ -89,7 +95,9 @@ def kubernetes_stack(settings: StackSettings) -> None:
         provider = k8s.Provider("kind", context=settings.kube_context)
     ns = namespace(settings, provider).metadata.name
     opts = pulumi.ResourceOptions(providers=[provider])
-    wildfly, apache, store = application(settings, ns, opts)
+    # Only the router's pods may reach WildFly's and Apache's HTTP ports.
+    http_from = router_peers(settings.routing.implementation, settings.routing.install_controller)
+    wildfly, apache, store = application(settings, ns, opts, http_from=http_from)
     routing = SessionRouting(
         "routing",
         SessionRoutingArgs(
@@ -155,7 +163,12 @@ def eks_stack(settings: StackSettings) -> None:
             opts=opts,
         )
     # An ALB takes longer than an in-cluster proxy to stop sending to a deregistered pod.
-    wildfly, apache, store = application(settings, ns, opts, store=store, spread=ZONE_SPREAD, prestop_sleep_seconds=20)
+    # The ALB sends to pod IPs from inside the VPC: only the VPC may reach the HTTP ports. (A
+    # cluster this stack did not create has a CIDR the stack does not know: any pod then.)
+    http_from = () if eks.existing_cluster_name else ({"ipBlock": {"cidr": eks.vpc_cidr}},)
+    wildfly, apache, store = application(
+        settings, ns, opts, store=store, spread=ZONE_SPREAD, prestop_sleep_seconds=20, http_from=http_from
+    )
     front_door = AwsFrontDoor(
         "front-door",
         AwsFrontDoorArgs(

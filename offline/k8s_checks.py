@@ -6,7 +6,8 @@ unknown field is an error) and for the references a cluster would only catch at 
 selectors that match no pod, Services whose target port no container exposes, ConfigMap / Secret /
 ServiceAccount / Role names that resolve to nothing, ConfigMap items whose keys do not exist,
 StatefulSets without their headless Service, routes to missing Services or ports, invalid port
-names and duplicate objects.
+names, duplicate objects, and workloads that no NetworkPolicy selects or whose policies admit
+ports no container exposes.
 """
 
 from __future__ import annotations
@@ -156,8 +157,17 @@ def reference_errors(objects: list[dict[str, Any]]) -> list[str]:
             selector = spec.get("selector") if kind == "PodDisruptionBudget" else spec.get("podSelector")
             if not any(key(w)[1] == namespace and _matches(selector, _pod_labels(w)) for w in workloads):
                 errors.append(f"{where}: selector {selector} matches no pod template")
+        if kind in _WORKLOAD_KINDS and kind != "Job" and pod_spec is not None:
+            policies = [p for p in objects if p.get("kind") == "NetworkPolicy" and key(p)[1] == namespace
+                        and _matches((p.get("spec") or {}).get("podSelector"), _pod_labels(obj))]
+            if not policies:
+                errors.append(f"{where}: no NetworkPolicy selects its pods (every workload says who may reach it)")
         if kind == "NetworkPolicy":
+            selected = [w for w in workloads if key(w)[1] == namespace and _matches(spec.get("podSelector"), _pod_labels(w))]
             for rule in spec.get("ingress") or []:
+                for port in rule.get("ports") or []:
+                    if selected and not any(_exposes(w, port.get("port")) for w in selected):
+                        errors.append(f"{where}: ingress port {port.get('port')!r} is exposed by no selected container")
                 for peer in rule.get("from") or []:
                     if "podSelector" in peer and "namespaceSelector" not in peer and peer["podSelector"]:
                         if not any(key(w)[1] == namespace and _matches(peer["podSelector"], _pod_labels(w)) for w in workloads):

@@ -59,9 +59,13 @@ class ApacheStaticTierArgs:
     memory: str = "128Mi"
     """Request and limit (equal: httpd's memory is bounded by MaxRequestWorkers)."""
     cpu_target_utilization: int = 70
+    http_from: tuple[Mapping[str, Any], ...] = ()
+    """NetworkPolicy peers that may reach httpd: the router's pods or the load balancer's network
+    (an ``ipBlock``). Empty: any pod in the cluster."""
 
     def __post_init__(self) -> None:
         _check_int("replicas", self.replicas, 2, 50)
+        validation.check_network_peers("ApacheStaticTierArgs", "http_from", self.http_from)
         _check_int("max_replicas", self.max_replicas, self.replicas, 100)
         _check_int("cpu_target_utilization", self.cpu_target_utilization, 10, 100)
         k8s_common.check_pinned_image("ApacheStaticTierArgs.image", self.image)
@@ -178,6 +182,13 @@ class ApacheStaticTier(pulumi.ComponentResource):
                 args.cpu_target_utilization,
                 {"scaleDown": {"stabilizationWindowSeconds": 300}},
             ),
+            opts=child,
+        )
+        # Static content is public, but nothing other than the router needs to reach httpd.
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-netpol",
+            metadata=meta(name),
+            spec={"podSelector": {"matchLabels": selector}, "policyTypes": ["Ingress"], "ingress": [k8s_common.ingress_rule(["http"], args.http_from)]},
             opts=child,
         )
 

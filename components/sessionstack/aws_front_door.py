@@ -16,7 +16,7 @@ that node's traffic over every pod. A pod that is being removed is deregistered 
 health-checked on its readiness endpoint on the management port, so a pod is only sent traffic
 once it has joined the cluster and deployed the application.
 
-The path patterns come from components/routing_rules.py, like every other router's, so a path
+The path patterns come from sessionstack/routing_rules.py, like every other router's, so a path
 reaches the same tier on every platform (ALB patterns are case-sensitive: see that module).
 
 Kubernetes children (the bindings) need the controller's CRD and webhook: give this component

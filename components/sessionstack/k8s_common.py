@@ -7,6 +7,7 @@ every component renders the same hardening the same way.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 PART_OF = "sessionstack"
@@ -96,3 +97,11 @@ def cpu_autoscaler_spec(deployment_name: Any, min_replicas: int, max_replicas: i
         "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": target_utilization}}}],
         "behavior": behavior,
     }
+
+
+def ingress_rule(port_names: list[str], peers: tuple[Mapping[str, Any], ...]) -> dict[str, Any]:
+    """A NetworkPolicy ingress rule for named TCP ports, from ``peers`` (from anywhere if empty)."""
+    rule: dict[str, Any] = {"ports": [{"port": port, "protocol": "TCP"} for port in port_names]}
+    if peers:
+        rule["from"] = [dict(peer) for peer in peers]
+    return rule

@@ -72,6 +72,16 @@ def gateway_duration(seconds: int) -> str:
     return text
 
 
+def router_peers(implementation: RoutingImplementation, install_controller: bool) -> tuple[dict[str, Any], ...]:
+    """NetworkPolicy peers for the pods the router sends to: the namespace of the controller this
+    component installs (Envoy Gateway runs its proxies in its own namespace). A controller installed
+    by someone else may live anywhere, so then: () (any pod in the cluster)."""
+    if not install_controller:
+        return ()
+    namespace = ENVOY_GATEWAY_NAMESPACE if implementation is RoutingImplementation.GATEWAY_API else INGRESS_NGINX_NAMESPACE
+    return ({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}},)
+
+
 @dataclass(frozen=True)
 class SessionRoutingArgs:
     namespace: pulumi.Input[str]

@@ -22,7 +22,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, Mapping
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -84,6 +84,10 @@ class WildflyClusterArgs:
     prestop_sleep_seconds: int = PRESTOP_SLEEP_SECONDS
     """How long a terminating pod keeps serving before it suspends: the time the router or load
     balancer needs to stop sending it new requests (an ALB needs longer than an in-cluster proxy)."""
+    http_from: tuple[Mapping[str, Any], ...] = ()
+    """NetworkPolicy peers that may reach the HTTP port: the router's pods (for example
+    ``({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}},)``)
+    or the load balancer's network (an ``ipBlock``). Empty: any pod in the cluster."""
 
     def __post_init__(self) -> None:
         _check_int("replicas", self.replicas, 1, 50)
@@ -91,6 +95,7 @@ class WildflyClusterArgs:
         _check_int("cache_owners", self.cache_owners, 1, 10)
         _check_int("cpu_target_utilization", self.cpu_target_utilization, 10, 100)
         _check_int("prestop_sleep_seconds", self.prestop_sleep_seconds, 0, 120)
+        validation.check_network_peers("WildflyClusterArgs", "http_from", self.http_from)
         if not isinstance(self.discovery, Discovery):
             raise ValueError(f"WildflyClusterArgs.discovery must be one of {[d.value for d in Discovery]}, got {self.discovery!r}")
         if not isinstance(self.session_backend, SessionBackend):
@@ -341,7 +346,7 @@ class WildflyCluster(pulumi.ComponentResource):
             spec={
                 "podSelector": {"matchLabels": selector},
                 "policyTypes": ["Ingress"],
-                "ingress": _ingress_rules(selector, clustered),
+                "ingress": _ingress_rules(selector, clustered, args.http_from),
             },
             opts=child,
         )
@@ -366,10 +371,14 @@ class WildflyCluster(pulumi.ComponentResource):
         )
 
 
-def _ingress_rules(selector: dict[str, str], clustered: bool) -> list[dict[str, Any]]:
-    """HTTP and health checks from anywhere in the cluster (router, ALB, kubelet); JGroups only
-    from this cluster's own pods."""
-    rules: list[dict[str, Any]] = [{"ports": [{"port": "http", "protocol": "TCP"}, {"port": "management", "protocol": "TCP"}]}]
+def _ingress_rules(selector: dict[str, str], clustered: bool, http_from: tuple[Mapping[str, Any], ...]) -> list[dict[str, Any]]:
+    """HTTP from the router (``http_from``; anywhere in the cluster when empty); the management
+    port's health checks from anywhere (the kubelet, an ALB's health check); JGroups only from
+    this cluster's own pods."""
+    if http_from:
+        rules = [k8s_common.ingress_rule(["http"], http_from), k8s_common.ingress_rule(["management"], ())]
+    else:
+        rules = [k8s_common.ingress_rule(["http", "management"], ())]
     if clustered:
         rules.append(
             {

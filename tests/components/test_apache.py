@@ -21,7 +21,7 @@ def test_objects_are_schema_valid_and_cross_references_resolve(pulumi_mocks):
     ApacheStaticTier("apache", ApacheStaticTierArgs(namespace="shop"))
     objects = pulumi_mocks.objects()
     assert sorted(o["kind"] for o in objects) == sorted(
-        ["ConfigMap", "ConfigMap", "Deployment", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler"]
+        ["ConfigMap", "ConfigMap", "Deployment", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler", "NetworkPolicy"]
     )
     assert k8s_checks.all_errors(objects) == []
     assert all(o["metadata"]["namespace"] == "shop" for o in objects)
@@ -126,6 +126,23 @@ def test_zone_spread_can_be_added(pulumi_mocks):
     assert [s["topologyKey"] for s in spread] == ["kubernetes.io/hostname", "topology.kubernetes.io/zone"]
 
 
+ROUTER = ({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}},)
+
+
+def test_only_the_router_may_reach_httpd(pulumi_mocks):
+    ApacheStaticTier("apache", ApacheStaticTierArgs(namespace="shop", http_from=ROUTER))
+    policy = pulumi_mocks.object("NetworkPolicy", "apache")["spec"]
+    labels = pulumi_mocks.object("Deployment", "apache")["spec"]["template"]["metadata"]["labels"]
+    assert all(labels[k] == v for k, v in policy["podSelector"]["matchLabels"].items())
+    assert policy["policyTypes"] == ["Ingress"]
+    assert policy["ingress"] == [{"from": list(ROUTER), "ports": [{"port": "http", "protocol": "TCP"}]}]
+
+
+def test_without_router_peers_httpd_is_open_to_the_cluster_on_its_port_only(pulumi_mocks):
+    ApacheStaticTier("apache", ApacheStaticTierArgs(namespace="shop"))
+    assert pulumi_mocks.object("NetworkPolicy", "apache")["spec"]["ingress"] == [{"ports": [{"port": "http", "protocol": "TCP"}]}]
+
+
 def test_changed_site_content_rolls_the_pods(pulumi_mocks):
     ApacheStaticTier("a", ApacheStaticTierArgs(namespace="shop"))
     ApacheStaticTier("b", ApacheStaticTierArgs(namespace="shop", site_files={**ac.STATIC_SITE_FILES, "index.html": "<p>new</p>"}))
@@ -167,6 +184,10 @@ def test_children_are_parented_to_the_component(pulumi_mocks):
     ({"site_files": {"index.html": "x" * (1024 * 1024)}}, "ApacheStaticTierArgs.site_files must total under 900 KiB"),
     ({"spread_topology_keys": ()}, "ApacheStaticTierArgs.spread_topology_keys must name at least one topology key, got ()"),
     ({"cpu_target_utilization": 0}, "ApacheStaticTierArgs.cpu_target_utilization must be an integer from 10 to 100, got 0"),
+    ({"http_from": list(ROUTER)}, "ApacheStaticTierArgs.http_from must be a tuple of NetworkPolicy peers"),
+    ({"http_from": ({"namespace": "ingress-nginx"},)}, "ApacheStaticTierArgs.http_from must be a tuple of NetworkPolicy peers"),
+    ({"http_from": ({"ipBlock": {"cidr": "10.0.0.300/16"}},)}, "ipBlock.cidr an IPv4 network"),
+    ({"http_from": ({"ipBlock": {"cidr": "10.0.0.0/16"}, "podSelector": {}},)}, "ApacheStaticTierArgs.http_from must be"),
 ])
 def test_bad_args_are_rejected_with_field_value_and_allowed(kwargs, message):
     with pytest.raises(ValueError) as err:

@@ -1,4 +1,4 @@
-"""Tests of components/apache_config.py: pure assertions, then Debian's apache2 on the rendered config.
+"""Tests of components/sessionstack/apache_config.py: pure assertions, then Debian's apache2 on the rendered config.
 
 The apache2 tests need Debian's apache2 package (CI installs it); without it they fail, never skip.
 They start httpd on loopback only, bounded in time, and stop it themselves.

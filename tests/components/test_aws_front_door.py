@@ -50,7 +50,8 @@ def of_type(pulumi_mocks, token: str) -> list:
 
 
 def services(namespace: str = "shop") -> list[dict[str, Any]]:
-    """The two Services the bindings point at (port 8080 'http'), with pods behind them."""
+    """The two Services the bindings point at (port 8080 'http'), with pods behind them and the
+    pods' own NetworkPolicy (their component declares it)."""
     objects: list[dict[str, Any]] = []
     for svc in ("wildfly", "apache"):
         labels = {"app": svc}
@@ -74,6 +75,14 @@ def services(namespace: str = "shop") -> list[dict[str, Any]]:
                         "spec": {"containers": [{"name": svc, "image": "x:1", "ports": [{"name": "http", "containerPort": 8080}]}]},
                     },
                 },
+            }
+        )
+        objects.append(
+            {
+                "apiVersion": "networking.k8s.io/v1",
+                "kind": "NetworkPolicy",
+                "metadata": {"name": svc, "namespace": namespace},
+                "spec": {"podSelector": {"matchLabels": labels}, "policyTypes": ["Ingress"], "ingress": [{"ports": [{"port": "http"}]}]},
             }
         )
     return objects

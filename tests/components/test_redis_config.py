@@ -1,4 +1,4 @@
-"""Pure tests of components/redis_config.py (no servers; tests/realservers/redis/ starts them)."""
+"""Pure tests of components/sessionstack/redis_config.py (no servers; tests/realservers/redis/ starts them)."""
 
 import re
 

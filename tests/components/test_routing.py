@@ -14,6 +14,7 @@ import pytest
 
 from sessionstack import routing_rules as rr
 from sessionstack.routing import (
+    router_peers,
     RoutingImplementation,
     ENVOY_GATEWAY_CHART,
     ENVOY_GATEWAY_VERSION,
@@ -348,3 +349,14 @@ def test_bad_args_are_rejected_with_field_value_and_allowed(kwargs, message):
 def test_bad_component_name_is_rejected():
     with pytest.raises(ValueError, match="SessionRouting name must be a DNS-1123 label.*got 'Edge'"):
         SessionRouting("Edge", _args())
+
+
+def test_router_peers_name_the_installed_controllers_namespace_and_nothing_when_not_installed():
+    for implementation in RoutingImplementation:
+        assert router_peers(implementation, install_controller=False) == ()
+    assert router_peers(RoutingImplementation.GATEWAY_API, True) == (
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "envoy-gateway-system"}}},
+    )
+    assert router_peers(RoutingImplementation.INGRESS_NGINX, True) == (
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}},
+    )

@@ -1,4 +1,4 @@
-"""Pure tests of components/routing_rules.py: which paths reach Apache, which reach WildFly."""
+"""Pure tests of components/sessionstack/routing_rules.py: which paths reach Apache, which reach WildFly."""
 
 import re
 

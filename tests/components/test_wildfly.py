@@ -200,3 +200,24 @@ def test_bad_args_are_rejected_with_the_field_value_and_what_is_allowed(kwargs, 
 def test_component_names_must_be_usable_as_kubernetes_names(pulumi_mocks, name):
     with pytest.raises(ValueError, match="WildflyCluster name must be a DNS-1123 label"):
         WildflyCluster(name, WildflyClusterArgs(namespace="shop"))
+
+
+def test_http_only_from_the_router_health_from_anywhere_jgroups_only_between_its_pods(pulumi_mocks):
+    router = ({"ipBlock": {"cidr": "10.20.0.0/16"}},)
+    WildflyCluster("was", WildflyClusterArgs(namespace="shop", http_from=router))
+    policy = pulumi_mocks.object("NetworkPolicy", "was")["spec"]
+    selector = pulumi_mocks.object("Deployment", "was")["spec"]["selector"]["matchLabels"]
+    assert policy["podSelector"]["matchLabels"] == selector
+    by_port = {p["port"]: rule.get("from") for rule in policy["ingress"] for p in rule["ports"]}
+    assert by_port == {
+        "http": list(router),
+        "management": None,  # probes: the kubelet, an ALB health check
+        "jgroups": [{"podSelector": {"matchLabels": selector}}],
+        "jgroups-fd": [{"podSelector": {"matchLabels": selector}}],
+    }
+    assert k8s_checks.all_errors(pulumi_mocks.objects()) == []
+
+
+def test_router_peers_must_be_network_policy_peers():
+    with pytest.raises(ValueError, match=r"WildflyClusterArgs.http_from must be a tuple of NetworkPolicy peers.*got \[\]"):
+        WildflyClusterArgs(namespace="shop", http_from=[])

@@ -43,6 +43,8 @@ def _objects():
             },
         },
         {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web-headless", "namespace": "ns"}, "spec": {"clusterIP": "None", "selector": dict(LABELS), "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}},
+        {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "web", "namespace": "ns"},
+         "spec": {"podSelector": {"matchLabels": dict(LABELS)}, "policyTypes": ["Ingress"], "ingress": [{"ports": [{"port": "http", "protocol": "TCP"}]}]}},
     ]
 
 
@@ -75,6 +77,9 @@ def _broken(mutate):
         (lambda o: o.append(copy.deepcopy(_find(o, "ConfigMap"))), "duplicate object ConfigMap ns/conf"),
         (lambda o: _find(o, "StatefulSet")["spec"]["template"]["spec"]["containers"][0].update(ports=[{"containerPort": "eighty"}]), "eighty"),
         (lambda o: _find(o, "StatefulSet")["spec"].update(replica=2), "replica"),
+        (lambda o: o.remove(_find(o, "NetworkPolicy")), "no NetworkPolicy selects its pods"),
+        (lambda o: _find(o, "NetworkPolicy")["spec"].update(podSelector={"matchLabels": {"app": "db"}}), "no NetworkPolicy selects its pods"),
+        (lambda o: _find(o, "NetworkPolicy")["spec"]["ingress"][0]["ports"][0].update(port="https"), "ingress port 'https' is exposed by no selected container"),
     ],
 )
 def test_each_broken_reference_is_reported(mutate, expected):

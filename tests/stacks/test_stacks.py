@@ -6,9 +6,9 @@ import json
 import subprocess
 import sys
 
+import pulumi
 import pytest
 
-from config.settings import SettingsError
 from offline import k8s_checks, mockrun
 
 STACKS = mockrun.stacks()
@@ -85,6 +85,26 @@ def test_cluster_targets_the_built_cluster_and_installs_the_gateway_chart_from_i
     assert "version" not in release.inputs and "repositoryOpts" not in release.inputs
 
 
+@pytest.mark.parametrize("stack, overrides", [("dev", {}), ("dev", {"routing.implementation": "ingress-nginx"}), ("cluster", {})])
+def test_only_the_installed_router_reaches_wildfly_and_apache_http(stack, overrides):
+    run = mockrun.run_stack(stack, overrides=overrides)
+    [release] = run.of_type("kubernetes:helm.sh/v3:Release")
+    router = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": release.inputs["namespace"]}}}]
+    policies = {o["metadata"]["name"]: o["spec"] for o in run.kubernetes_objects() if o["kind"] == "NetworkPolicy"}
+    for name in ("wildfly", "apache"):
+        http = [rule for rule in policies[name]["ingress"] if {"port": "http", "protocol": "TCP"} in rule["ports"]]
+        assert [rule.get("from") for rule in http] == [router], name
+
+
+def test_eks_lets_only_the_vpc_reach_wildfly_and_apache_http():
+    run = mockrun.run_stack("eks")
+    [vpc] = run.of_type("aws:ec2/vpc:Vpc")
+    policies = {o["metadata"]["name"]: o["spec"] for o in run.kubernetes_objects() if o["kind"] == "NetworkPolicy"}
+    for name in ("wildfly", "apache"):
+        http = [rule for rule in policies[name]["ingress"] if {"port": "http", "protocol": "TCP"} in rule["ports"]]
+        assert [rule.get("from") for rule in http] == [[{"ipBlock": {"cidr": vpc.inputs["cidrBlock"]}}]], name
+
+
 def test_eks_fronts_wildfly_with_sticky_ip_targets():
     run = mockrun.run_stack("eks")
     groups = run.of_type("aws:lb/targetGroup:TargetGroup")
@@ -139,7 +159,8 @@ def test_dev_with_the_redis_backend_runs_redis_in_the_cluster():
     ],
 )
 def test_bad_input_stops_the_program_before_anything_is_declared(stack, overrides, message):
-    with pytest.raises(SettingsError) as info:
+    # What the user sees: one pulumi.RunError line (no traceback) naming key, value and allowed.
+    with pytest.raises(pulumi.RunError) as info:
         mockrun.run_stack(stack, overrides=overrides)
     assert message in str(info.value)
     assert info.value.stack_run.resources == []

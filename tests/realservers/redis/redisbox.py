@@ -1,4 +1,4 @@
-"""Run Debian's redis-server from the exact files components/redis_config.py renders.
+"""Run Debian's redis-server from the exact files components/sessionstack/redis_config.py renders.
 
 The pod layout is reproduced with a private mount namespace and a chroot: redis.conf lands at
 CONFIG_DIR, the auth include at AUTH_DIR and the data directory at DATA_DIR, so the server is

@@ -66,7 +66,7 @@ def versions() -> dict[str, str]:
 
 
 def wildfly_version() -> str:
-    sys.path.insert(0, str(REPO))
+    sys.path.insert(0, str(REPO / "components"))
     from sessionstack.wildfly_config import WILDFLY_VERSION  # the one place the stack pins it
 
     return WILDFLY_VERSION
@@ -74,7 +74,7 @@ def wildfly_version() -> str:
 
 def image_refs() -> dict[str, str]:
     """Role -> image reference. The stack's images come from the components' own constants."""
-    sys.path.insert(0, str(REPO))
+    sys.path.insert(0, str(REPO / "components"))
     from sessionstack.apache_config import APACHE_IMAGE
     from sessionstack.redis_config import REDIS_IMAGE
     from sessionstack.wildfly_config import WILDFLY_IMAGE
