@@ -248,10 +248,11 @@ def run_program(
     config: Mapping[str, str],
     program: Path | None = None,
     project_dir: Path = PROJECT_DIR,
+    project: str = PROJECT,
 ) -> StackRun:
     """Evaluates ``program`` (default: the project's __main__.py) under mocks with ``config``.
 
-    Config keys may be given with or without the ``sessionstack:`` prefix. Exceptions raised by
+    Config keys may be given with or without the ``<project>:`` prefix. Exceptions raised by
     the program (a SettingsError, say) propagate, carrying what had been declared up to that
     point as ``exc.stack_run``.
     """
@@ -265,8 +266,8 @@ def run_program(
     run = StackRun(stack=stack)
     mocks, monitor = _make_mocks_and_monitor(run)
     runtime_settings.ROOT.set(None)
-    set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
-    set_all_config({(k if ":" in k else f"{PROJECT}:{k}"): v for k, v in config.items()})
+    set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
+    set_all_config({(k if ":" in k else f"{project}:{k}"): v for k, v in config.items()})
     runtime_settings.SETTINGS.rpc_manager.clear()
     runtime_settings.SETTINGS.outputs.clear()
     main = program or project_dir / "__main__.py"

@@ -46,19 +46,26 @@ PRESTOP_SLEEP_SECONDS = 5
 @dataclass(frozen=True)
 class ApacheStaticTierArgs:
     namespace: pulumi.Input[str]
+    """Namespace of all the tier's objects (ConfigMaps, Deployment, Service, PDB, HPA, NetworkPolicy)."""
     replicas: int = 2
     """Pods and the HPA minimum; at least 2 so a node loss or a drain never takes the site down."""
     max_replicas: int = 4
+    """HPA maximum, from replicas to 100."""
     image: str = APACHE_IMAGE
+    """httpd image, pinned by tag or digest (':latest' and untagged are refused); the pod runs it as
+    uid 33 (www-data of the official image) on port 8080."""
     site_files: Mapping[str, str] = field(default_factory=lambda: dict(STATIC_SITE_FILES))
     """Relative path -> content of the static site (a ConfigMap holds at most 1 MiB in total)."""
     spread_topology_keys: tuple[str, ...] = ("kubernetes.io/hostname",)
     """Spread pods across these topology keys (add topology.kubernetes.io/zone on EKS)."""
     cpu_request: str = "50m"
+    """CPU request per pod (Kubernetes quantity); cpu_target_utilization is a percentage of it."""
     cpu_limit: str = "500m"
+    """CPU limit per pod (Kubernetes quantity); above it the container is throttled."""
     memory: str = "128Mi"
-    """Request and limit (equal: httpd's memory is bounded by MaxRequestWorkers)."""
+    """Memory request and limit per pod (equal: httpd's memory is bounded by MaxRequestWorkers)."""
     cpu_target_utilization: int = 70
+    """HPA target: average CPU use in percent of cpu_request (10-100)."""
     http_from: tuple[Mapping[str, Any], ...] = ()
     """NetworkPolicy peers that may reach httpd: the router's pods or the load balancer's network
     (an ``ipBlock``). Empty: any pod in the cluster."""
@@ -96,6 +103,8 @@ class ApacheStaticTier(pulumi.ComponentResource):
     service_port: pulumi.Output[int]
     """Port of service_name (named `http`)."""
     deployment_name: pulumi.Output[str]
+    """Name of the httpd Deployment (the component name), for `kubectl rollout status` and checks
+    that wait for its pods."""
 
     def __init__(self, name: str, args: ApacheStaticTierArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         k8s_common.validate_component_name("ApacheStaticTier", name)

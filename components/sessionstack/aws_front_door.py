@@ -77,6 +77,7 @@ def static_rule_patterns(extensions: tuple[str, ...]) -> list[list[str]]:
 @dataclass(frozen=True)
 class AwsFrontDoorArgs:
     vpc_id: pulumi.Input[str]
+    """VPC of the ALB, its security group and both target groups (EksCluster.vpc_id)."""
     public_subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
     """Public subnets in at least two zones (EksCluster.public_subnet_ids)."""
     node_security_group_id: pulumi.Input[str]
@@ -84,10 +85,15 @@ class AwsFrontDoorArgs:
     namespace: pulumi.Input[str]
     """Namespace of the two Services; the TargetGroupBindings go there."""
     wildfly_service_name: pulumi.Input[str]
+    """WildFly's Service (WildflyCluster.http_service_name) in namespace; its ready pods become
+    the WildFly target group's targets."""
     wildfly_service_port: pulumi.Input[Any]
     """Port (number or name) of the WildFly Service, as in the Service's spec.ports."""
     apache_service_name: pulumi.Input[str]
+    """Apache's Service (ApacheStaticTier.service_name) in namespace; its ready pods become
+    the Apache target group's targets."""
     apache_service_port: pulumi.Input[Any]
+    """Port (number or name) of the Apache Service, as in the Service's spec.ports."""
     stickiness_seconds: int = 3600
     """lb_cookie duration: how long the ALB keeps sending a browser to the same WildFly pod."""
     deregistration_delay_seconds: int = 120
@@ -95,14 +101,22 @@ class AwsFrontDoorArgs:
     wildfly_target_port: int = HTTP_PORT
     """Container port the ALB sends requests to (the pods' IPs are the targets)."""
     wildfly_health_check_port: int = MANAGEMENT_PORT
+    """Pod port (1-65535) the ALB health-checks WildFly on: the management port (9990),
+    where the readiness endpoint is; the ALB's security group may reach it."""
     wildfly_health_check_path: str = WILDFLY_READINESS_PATH
+    """Absolute path (no query, at most 1024 characters) that answers 200 only once the pod
+    has joined the cluster and deployed the application."""
     apache_target_port: int = APACHE_PORT
+    """Container port (1-65535) the ALB sends static requests to; httpd listens on 8080 (non-root)."""
     apache_health_check_path: str = APACHE_HEALTH_PATH
+    """Absolute path (no query, at most 1024 characters) httpd answers 200 on, checked on the
+    traffic port (apache_target_port)."""
     static_extensions: tuple[str, ...] = STATIC_EXTENSIONS
     """File extensions served by Apache (routing_rules.STATIC_EXTENSIONS)."""
     allowed_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
     """Who may reach the ALB on port 80."""
     idle_timeout_seconds: int = 60
+    """ALB idle timeout in seconds (1-4000): a connection idle this long is closed (60: AWS's default)."""
 
     def __post_init__(self) -> None:
         _check_int("stickiness_seconds", self.stickiness_seconds, 1, 604800)
@@ -183,13 +197,23 @@ def target_group_binding(
 
 class AwsFrontDoor(pulumi.ComponentResource):
     alb_dns_name: pulumi.Output[str]
+    """The ALB's public DNS name: point a CNAME or Route 53 alias at it (url is built from it)."""
     url: pulumi.Output[str]
     """``http://<alb dns name>/``"""
     alb_arn: pulumi.Output[str]
+    """ARN of the ALB, for what attaches to it outside this component (WAF, access logs, alarms)."""
     alb_security_group_id: pulumi.Output[str]
+    """The ALB's security group (HTTP in from allowed_cidrs, out to the pods); reference it in
+    other security group rules."""
     listener_arn: pulumi.Output[str]
+    """ARN of the HTTP listener on port 80, for adding listener rules (the static rules use
+    priorities from 100)."""
     wildfly_target_group_arn: pulumi.Output[str]
+    """Target group of the WildFly pod IPs (lb_cookie stickiness): the listener's default action;
+    for target-health alarms."""
     apache_target_group_arn: pulumi.Output[str]
+    """Target group of the Apache pod IPs (no stickiness) that the static-path rules forward to;
+    for target-health alarms."""
     affinity_cookie_name: pulumi.Output[str]
     """The ALB's stickiness cookie (AWSALB), for clients and checkers that follow affinity."""
 

@@ -132,16 +132,23 @@ def irsa_trust_policy(oidc_provider_arn: str, oidc_issuer: str, namespace: str, 
 @dataclass(frozen=True)
 class AwsLoadBalancerControllerArgs:
     cluster_name: pulumi.Input[str]
+    """EKS cluster name, given to the chart as clusterName (EksCluster.cluster_name)."""
     vpc_id: pulumi.Input[str]
     """Given to the controller so it need not ask the instance metadata service."""
     oidc_provider_arn: pulumi.Input[str]
+    """ARN of the cluster's IAM OIDC provider, which the IRSA role trusts (EksCluster.oidc_provider_arn)."""
     oidc_provider_url: pulumi.Input[str]
     """The cluster's OIDC issuer URL, with or without ``https://`` (EksCluster.oidc_provider_url)."""
     namespace: str = "kube-system"
+    """Namespace (a DNS-1123 label) of the controller's ServiceAccount and Helm release."""
     service_account_name: str = "aws-load-balancer-controller"
+    """ServiceAccount (a DNS-1123 subdomain) this component creates and annotates with the role ARN;
+    the only subject the role's trust policy admits."""
     release_name: str = "aws-load-balancer-controller"
     """Helm release name; the chart names its Deployment, webhook Service and certificates after it."""
     chart_version: str = CHART_VERSION
+    """Exact chart version 'X.Y.Z' (no ranges: installs must be reproducible); from 3.0 it equals
+    the controller's version."""
     replicas: int = 2
     """Controller pods (leader election; the second takes over when the first goes)."""
     region: pulumi.Input[str] | None = None
@@ -181,10 +188,17 @@ class AwsLoadBalancerController(pulumi.ComponentResource):
     role_arn: pulumi.Output[str]
     """IAM role the controller assumes through IRSA."""
     role_name: pulumi.Output[str]
+    """Name of the IRSA role; attach the published policy to it to serve Ingress or LoadBalancer
+    Services as well."""
     policy_arn: pulumi.Output[str]
+    """ARN of the trimmed, TargetGroupBinding-only IAM policy attached to the role."""
     service_account_name: pulumi.Output[str]
+    """The controller's ServiceAccount (annotated with role_arn), as created in namespace."""
     namespace: pulumi.Output[str]
+    """Namespace the controller runs in (its ServiceAccount and Helm release)."""
     release_name: pulumi.Output[str]
+    """Name of the Helm release; the controller's Deployment, webhook Service and certificates
+    are named after it."""
     release_status: pulumi.Output[str]
     """Helm's status of the release ('deployed' once installed)."""
 

@@ -71,7 +71,10 @@ class EksClusterArgs:
     vpc_cidr: str = "10.0.0.0/16"
     """Private IPv4 block, /16 to /20; pods take their IPs from the private subnets (VPC CNI)."""
     kubernetes_version: str = "1.33"
+    """Kubernetes version of the EKS control plane, '1.N' with N >= 30."""
     node_instance_type: str = "m6i.large"
+    """EC2 instance type of the managed nodes; Graviton types (m7g, t4g, ...) get the ARM64
+    Amazon Linux 2023 AMI, the others the x86_64 one."""
     node_count: int = 3
     """Nodes in the managed node group (2-100), spread over the zones."""
     cluster_name: str | None = None
@@ -79,6 +82,8 @@ class EksClusterArgs:
     existing_cluster_name: str | None = None
     """Set: adopt this existing cluster instead of creating VPC and cluster (None or '': create)."""
     nat_gateways: NatGateways = NatGateways.PER_AZ
+    """PER_AZ: one NAT gateway per zone, so losing a zone never cuts the others off the internet;
+    ONE: a single, cheaper gateway that every zone's egress depends on."""
     public_access_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
     """Who may reach the public Kubernetes API endpoint (it still requires IAM authentication)."""
 
@@ -170,9 +175,12 @@ def kubeconfig(cluster_name: str, endpoint: str, ca_data: str, region: str) -> s
 
 class EksCluster(pulumi.ComponentResource):
     cluster_name: pulumi.Output[str]
+    """EKS cluster name (created or adopted), for the load balancer controller and
+    `aws eks update-kubeconfig`."""
     kubeconfig: pulumi.Output[str]
     """Secret Output: kubeconfig using ``aws eks get-token``."""
     vpc_id: pulumi.Output[str]
+    """The cluster's VPC: where the ALB, target groups and ElastiCache security group go."""
     public_subnet_ids: pulumi.Output[list[str]]
     """One per zone, tagged kubernetes.io/role/elb: where the internet-facing ALB goes."""
     private_subnet_ids: pulumi.Output[list[str]]
@@ -182,6 +190,8 @@ class EksCluster(pulumi.ComponentResource):
     with the VPC CNI, pods share their node's security groups: this is the node/pod group that
     the ALB and ElastiCache rules refer to."""
     oidc_provider_arn: pulumi.Output[str]
+    """ARN of the cluster's IAM OIDC provider, which IRSA trust policies name
+    (AwsLoadBalancerControllerArgs.oidc_provider_arn)."""
     oidc_provider_url: pulumi.Output[str]
     """The cluster's OIDC issuer URL (``https://oidc.eks.<region>.amazonaws.com/id/...``)."""
     provider: k8s.Provider

@@ -61,14 +61,17 @@ class ElastiCacheSessionStoreArgs:
     namespace: pulumi.Input[str]
     """Application namespace: the Secret with the token goes there."""
     vpc_id: pulumi.Input[str]
+    """VPC of the store's security group (EksCluster.vpc_id); subnet_ids must be in it."""
     subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
     """Private subnets in at least two zones (EksCluster.private_subnet_ids)."""
     allowed_security_group_id: pulumi.Input[str]
     """The only security group admitted on 6379 (EksCluster.cluster_security_group_id: nodes and pods)."""
     node_type: str = "cache.t4g.small"
+    """ElastiCache node type such as 'cache.t4g.small' or 'cache.r7g.large' (cache.t1.* is refused)."""
     num_cache_clusters: int = 2
     """Primary plus replicas (2-6); each in its own zone as far as the subnets allow."""
     engine_version: str = "7.1"
+    """Redis OSS version: '6.2', '7.0' or '7.1' (those with TLS, AUTH and Multi-AZ, cluster mode off)."""
     snapshot_retention_days: int = 0
     """Daily snapshots kept; 0: none (sessions are short-lived, and snapshots would hold live tokens)."""
     maintenance_window: str | None = None
@@ -104,17 +107,23 @@ class ElastiCacheSessionStore(pulumi.ComponentResource):
     host: pulumi.Output[str]
     """Primary endpoint: follows the primary through a failover."""
     port: pulumi.Output[int]
+    """Redis port (6379) on host and reader_host; clients must speak TLS."""
     tls: pulumi.Output[bool]
     """Always True: transit encryption is on, clients must speak TLS."""
     password_secret_name: pulumi.Output[str]
     """Kubernetes Secret ``<name>-auth`` in the application namespace."""
     password_secret_key: pulumi.Output[str]
+    """Key in password_secret_name holding the AUTH token ('password'); use it in a secretKeyRef,
+    never export the value."""
     password: pulumi.Output[str]
     """The AUTH token, as a secret Output; never export it."""
     reader_host: pulumi.Output[str]
     """Reader endpoint (the replicas), for read-only clients."""
     replication_group_id: pulumi.Output[str]
+    """Replication group id (name plus a random suffix), for the AWS CLI, console and alarms."""
     security_group_id: pulumi.Output[str]
+    """The store's security group (6379 in from allowed_security_group_id only); add rules to
+    admit other clients."""
 
     def __init__(self, name: str, args: ElastiCacheSessionStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         k8s_common.validate_component_name("ElastiCacheSessionStore", name)

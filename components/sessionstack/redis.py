@@ -41,11 +41,14 @@ _QUANTITY = re.compile(r"^[1-9][0-9]*(Mi|Gi|Ti)$")
 @dataclass(frozen=True)
 class RedisSessionStoreArgs:
     namespace: pulumi.Input[str]
+    """Namespace for all the store's objects; only pods with client_labels in it may connect."""
     storage: str = "1Gi"
     """PersistentVolumeClaim size for the append-only file."""
     maxmemory_mb: int = 256
     """Redis maxmemory; the container limit is twice this for the AOF rewrite's copy-on-write."""
     image: str = REDIS_IMAGE
+    """Redis image, pinned by tag or digest (':latest' and untagged are refused); the pod runs it as
+    uid 999 (redis of the official image)."""
     storage_class_name: str | None = None
     """None: the cluster's default StorageClass."""
     client_labels: Mapping[str, str] = field(default_factory=lambda: {"sessionstack.io/redis-client": "true"})
@@ -65,14 +68,21 @@ class RedisSessionStore(pulumi.ComponentResource):
     host: pulumi.Output[str]
     """Cluster DNS name of the client Service."""
     port: pulumi.Output[int]
+    """Redis port (6379) on host; plain TCP (tls is False)."""
     tls: pulumi.Output[bool]
     """False: traffic stays inside the cluster network, guarded by the NetworkPolicy."""
     password_secret_name: pulumi.Output[str]
+    """Secret ``<name>-auth`` holding the Redis password (key: password_secret_key); mount or read it,
+    never export it."""
     password_secret_key: pulumi.Output[str]
+    """Key in password_secret_name holding the bare password ('password'); use it in a secretKeyRef."""
     password: pulumi.Output[str]
     """Secret Output; never export it."""
     headless_service_name: pulumi.Output[str]
+    """Governing headless Service of the StatefulSet (``<name>-headless``): stable pod DNS names."""
     statefulset_name: pulumi.Output[str]
+    """Name of the Redis StatefulSet (one pod, the component name), for `kubectl rollout status`
+    or `kubectl exec`."""
 
     def __init__(self, name: str, args: RedisSessionStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         k8s_common.validate_component_name("RedisSessionStore", name)

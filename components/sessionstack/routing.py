@@ -85,16 +85,24 @@ def router_peers(implementation: RoutingImplementation, install_controller: bool
 @dataclass(frozen=True)
 class SessionRoutingArgs:
     namespace: pulumi.Input[str]
+    """Namespace of the Gateway and HTTPRoute or of the Ingresses; both backend Services must be in it."""
     wildfly_service_name: pulumi.Input[str]
+    """WildFly's Service (WildflyCluster.http_service_name): every non-static path, with cookie affinity."""
     wildfly_service_port: pulumi.Input[int]
+    """Port number of the WildFly Service (WildflyCluster.http_port)."""
     apache_service_name: pulumi.Input[str]
+    """Apache's Service (ApacheStaticTier.service_name): paths ending in a static file extension."""
     apache_service_port: pulumi.Input[int]
+    """Port number of the Apache Service (ApacheStaticTier.service_port)."""
     cookie_name: str = "SESSIONSTACK_ROUTE"
     """Affinity cookie set by the router (never the application's JSESSIONID/SESSION)."""
     cookie_max_age_seconds: int = DEFAULT_COOKIE_MAX_AGE_SECONDS
+    """Affinity cookie lifetime in seconds (1-604800, 7 days); an hour by default, like the ALB's lb_cookie."""
     host: str | None = None
     """Host name the routes answer for; None: any host."""
     implementation: RoutingImplementation = RoutingImplementation.GATEWAY_API
+    """GATEWAY_API: a Gateway and an HTTPRoute (Envoy Gateway); INGRESS_NGINX: two Ingresses, for clusters
+    that still run the retired ingress-nginx."""
     gateway_class_name: str = "eg"
     """GatewayClass of the Gateway (gateway-api); "eg" is Envoy Gateway's quickstart class."""
     ingress_class_name: str = "nginx"
@@ -202,6 +210,7 @@ class SessionRouting(pulumi.ComponentResource):
     url: pulumi.Output[str]
     """http://<host>, or a placeholder until the controller has an address (see address_command)."""
     demo_path: pulumi.Output[str]
+    """Path of the session demo ('/session-demo/'), which every router sends to WildFly; append it to url."""
     route_names: pulumi.Output[list]
     """HTTPRoute name (gateway-api) or the static and dynamic Ingress names (ingress-nginx)."""
     gateway_name: pulumi.Output[str]

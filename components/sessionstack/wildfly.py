@@ -62,25 +62,37 @@ SESSION_STRATEGY_ANNOTATION = "sessionstack.io/session-strategy"
 @dataclass(frozen=True)
 class WildflyClusterArgs:
     namespace: pulumi.Input[str]
+    """Namespace for all of the cluster's objects; KUBE_PING's Role lists pods in it only."""
     replicas: int = 2
-    """Pods in the cluster and the HPA minimum; at least 2 for session failover."""
+    """Pods in the cluster and the HPA minimum (1-50); 2 or more, or one pod's loss loses its sessions."""
     max_replicas: int = 6
+    """HPA maximum, from replicas to 100 (the HPA scales down one pod per two minutes)."""
     discovery: Discovery = Discovery.KUBE_PING
+    """How JGroups finds its peers (infinispan backend only): KUBE_PING lists pods through the API
+    under its own ServiceAccount; DNS_PING resolves a headless Service."""
     session_backend: SessionBackend = SessionBackend.INFINISPAN
+    """INFINISPAN: sessions replicated in the WildFly cluster (session_store None); REDIS: kept by the
+    application in session_store (demo_app must be False)."""
     cache_owners: int = 2
     """Copies of each session in the distributed cache: one pod may die without loss."""
     demo_app: bool = True
     """Deploy the session demo WAR from a ConfigMap; False when `image` carries the application."""
     image: str = WILDFLY_IMAGE
+    """WildFly image, pinned by tag or digest (':latest' and untagged are refused); the pod runs it as
+    uid 1000 (jboss of the official image)."""
     session_store: SessionStore | None = None
     """Required with session_backend redis: where the application keeps its sessions."""
     spread_topology_keys: tuple[str, ...] = ("kubernetes.io/hostname",)
     """Spread pods across these topology keys (add topology.kubernetes.io/zone on EKS)."""
     cpu_request: str = "500m"
+    """CPU request per pod (Kubernetes quantity); cpu_target_utilization is a percentage of it."""
     cpu_limit: str = "2"
+    """CPU limit per pod (Kubernetes quantity); above it the container is throttled."""
     memory: str = "1536Mi"
-    """Request and limit (equal: the JVM sizes its heap from the limit, and should not be OOM-killed)."""
+    """Memory request and limit per pod (equal: the JVM sizes its heap from the limit, and should not be
+    OOM-killed)."""
     cpu_target_utilization: int = 70
+    """HPA target: average CPU use in percent of cpu_request (10-100)."""
     prestop_sleep_seconds: int = PRESTOP_SLEEP_SECONDS
     """How long a terminating pod keeps serving before it suspends: the time the router or load
     balancer needs to stop sending it new requests (an ALB needs longer than an in-cluster proxy)."""
@@ -130,7 +142,11 @@ class WildflyCluster(pulumi.ComponentResource):
     http_port: pulumi.Output[int]
     """Port of http_service_name (named `http`)."""
     deployment_name: pulumi.Output[str]
+    """Name of the WildFly Deployment (the component name), for `kubectl rollout status` and checks
+    that wait for its pods."""
     service_account_name: pulumi.Output[str]
+    """The pods' ServiceAccount: ``<name>-jgroups`` (Role: pods get/list) with KUBE_PING, otherwise
+    ``<name>`` with no API token mounted."""
     cluster_secret_name: pulumi.Output[str]
     """Secret with the JGroups shared secret ('' with the redis backend, which has no cluster)."""
     demo_path: pulumi.Output[str]
