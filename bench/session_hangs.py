@@ -22,18 +22,19 @@ leaves). Measured:
 load. A configuration is the rendered pod template with a few jboss-cli lines added before
 `run-batch` (or, for the shutdown path, another preStop hook):
 
-- ``rendered``: what the component renders today;
-- ``no-file-store``: the web-session cache without WildFly's default passivating file store
-  (sessions in memory only, on their owners);
-- ``stop-timeout``: no file store, and the transaction ``stop-timeout`` raised from 10 s to 30 s so
-  a leaving pod finishes the remote transactions still in flight (ISPN000100 at every stop);
-- ``cli-shutdown``: no file store, and the pod stopped by one management ``:shutdown`` with the
-  suspend timeout from its preStop hook instead of the SIGTERM suspend;
+- ``rendered``: what the component renders today (no file store for web sessions since
+  sessionstack-components 1.1.0: sessions in memory only, on their owners);
+- ``file-store``: the web-session cache with WildFly 39's default passivating file store, which
+  the component rendered before 1.1.0;
+- ``stop-timeout``: the transaction ``stop-timeout`` raised from 10 s to 30 s so a leaving pod
+  finishes the remote transactions still in flight (ISPN000100 at every stop);
+- ``cli-shutdown``: the pod stopped by one management ``:shutdown`` with the suspend timeout
+  from its preStop hook instead of the SIGTERM suspend;
 - ``non-transactional``: the cache with transaction mode NONE (loses updates; for comparison).
 
 Usage (root, after tests/realservers/setup.sh):
     .venv/bin/python bench/session_hangs.py [--minutes 10] [--rounds 3] [--routing both]
-        [--configs rendered,no-file-store,stop-timeout,cli-shutdown] [--json]
+        [--configs rendered,file-store,stop-timeout,cli-shutdown] [--json]
 """
 
 from __future__ import annotations
@@ -58,17 +59,17 @@ _HOLDER = re.compile(r"Lock is held by GlobalTransaction\{id=(\d+), addr=([^,]+)
 
 
 DIST = "/subsystem=infinispan/cache-container=web/distributed-cache=dist"
-NO_FILE_STORE = f"{DIST}/store=file:remove()"
+FILE_STORE = f"{DIST}/store=file:add(passivation=true, purge=true)"
 STOP_TIMEOUT = f"{DIST}/component=transaction:write-attribute(name=stop-timeout, value=30000)"
 NON_TRANSACTIONAL = f"{DIST}/component=transaction:write-attribute(name=mode, value=NONE)"
 CLI_SHUTDOWN = ["/bin/sh", "-c", 'sleep 5; exec "$JBOSS_HOME/bin/jboss-cli.sh" --connect --controller="$POD_IP:9990" '
                 '--command=":shutdown(suspend-timeout=20)"']
 CONFIGS: dict[str, tuple[list[str], list[str] | None]] = {
     # name: (jboss-cli lines added to the batch, preStop command or None for the rendered one)
-    "rendered": ([], None),
-    "no-file-store": ([NO_FILE_STORE], None),
-    "stop-timeout": ([NO_FILE_STORE, STOP_TIMEOUT], None),
-    "cli-shutdown": ([NO_FILE_STORE], CLI_SHUTDOWN),
+    "rendered": ([], None),  # no file store since sessionstack-components 1.1.0
+    "file-store": ([FILE_STORE], None),  # WildFly 39's default, what sessionstack rendered before
+    "stop-timeout": ([STOP_TIMEOUT], None),
+    "cli-shutdown": ([], CLI_SHUTDOWN),
     "non-transactional": ([NON_TRANSACTIONAL], None),
 }
 
@@ -130,7 +131,7 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=10.0, help="per run (one configuration, one routing)")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--routing", choices=["round-robin", "affinity", "both"], default="both")
-    parser.add_argument("--configs", default="rendered,no-file-store",
+    parser.add_argument("--configs", default="rendered,file-store",
                         help=f"comma-separated, from {', '.join(CONFIGS)}")
     parser.add_argument("--sessions", type=int, default=60)
     parser.add_argument("--workers", type=int, default=12)

@@ -240,3 +240,11 @@ def test_pins_match_the_team_sheet():
     assert wc.WILDFLY_IMAGE == f"quay.io/wildfly/wildfly:{wc.WILDFLY_VERSION}-jdk21"
     assert (wc.HTTP_PORT, wc.MANAGEMENT_PORT, wc.JGROUPS_PORT) == (8080, 9990, 7600)
     assert wc.DEMO_CONTEXT_PATH == "/session-demo/"
+
+
+@pytest.mark.parametrize("discovery", list(Discovery))
+def test_web_sessions_have_no_file_store_whose_waits_could_hang_a_session_write(discovery):
+    commands = _cli_commands(wc.configure_cli(discovery, SessionBackend.INFINISPAN))
+    removal = "/subsystem=infinispan/cache-container=web/distributed-cache=dist/store=file:remove()"
+    assert removal in commands
+    assert commands.index("batch") < commands.index(removal) < commands.index("run-batch")
