@@ -7,6 +7,7 @@ built inside the test, and ``pulumi_mocks.resources`` / ``objects()`` tell what 
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,14 @@ class MockedProgram:
     def object(self, kind: str, name: str) -> dict[str, Any]:
         found = [o for o in self.objects() if o.get("kind") == kind and o.get("metadata", {}).get("name") == name]
         assert len(found) == 1, f"expected one {kind} {name!r}, found {len(found)}"
+        return found[0]
+
+    def configmap(self, base: str) -> dict[str, Any]:
+        """The one ConfigMap named ``<base>-<content hash>`` (components name ConfigMaps after
+        their content, k8s_common.content_name)."""
+        found = [o for o in self.objects() if o.get("kind") == "ConfigMap"
+                 and re.fullmatch(re.escape(base) + r"-[0-9a-f]{10}", o["metadata"]["name"])]
+        assert len(found) == 1, f"expected one ConfigMap {base}-<hash>, found {[o['metadata']['name'] for o in found]}"
         return found[0]
 
     def value(self, output: Any) -> Any:

@@ -10,8 +10,6 @@ filesystem with an emptyDir for the pid file, no capabilities, RuntimeDefault se
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Mapping
@@ -92,11 +90,6 @@ class ApacheStaticTierArgs:
             raise ValueError("ApacheStaticTierArgs.spread_topology_keys must name at least one topology key, got ()")
 
 
-def _checksum(*parts: Mapping[str, str]) -> str:
-    """Changes when mounted text changes, so the Deployment rolls (pods do not reload ConfigMaps)."""
-    return hashlib.sha256(json.dumps([dict(p) for p in parts], sort_keys=True).encode()).hexdigest()[:16]
-
-
 class ApacheStaticTier(pulumi.ComponentResource):
     service_name: pulumi.Output[str]
     """ClusterIP Service that routing sends static requests to."""
@@ -118,8 +111,11 @@ class ApacheStaticTier(pulumi.ComponentResource):
 
         conf = config_files()
         site = dict(args.site_files)
-        conf_cm = k8s.core.v1.ConfigMap(f"{name}-config", metadata=meta(f"{name}-config"), data=conf, opts=child)
-        site_cm = k8s.core.v1.ConfigMap(f"{name}-site", metadata=meta(f"{name}-site"), data=configmap_data(site), opts=child)
+        site_data = configmap_data(site)
+        conf_cm = k8s.core.v1.ConfigMap(f"{name}-config", metadata=meta(k8s_common.content_name(f"{name}-config", conf)), data=conf, opts=child)
+        site_cm = k8s.core.v1.ConfigMap(
+            f"{name}-site", metadata=meta(k8s_common.content_name(f"{name}-site", site_data)), data=site_data, opts=child
+        )
 
         probe = {"httpGet": {"path": HEALTH_PATH, "port": "http"}, "timeoutSeconds": 2}
         container = {
@@ -153,7 +149,7 @@ class ApacheStaticTier(pulumi.ComponentResource):
                 "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
                 "revisionHistoryLimit": 5,
                 "template": {
-                    "metadata": {"labels": labels, "annotations": {"sessionstack.io/config-checksum": _checksum(conf, site)}},
+                    "metadata": {"labels": labels, "annotations": {"sessionstack.io/config-checksum": k8s_common.content_hash(conf, site)}},
                     "spec": {
                         "automountServiceAccountToken": False,
                         "enableServiceLinks": False,

@@ -6,6 +6,8 @@ every component renders the same hardening the same way.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -105,3 +107,19 @@ def ingress_rule(port_names: list[str], peers: tuple[Mapping[str, Any], ...]) ->
     if peers:
         rule["from"] = [dict(peer) for peer in peers]
     return rule
+
+
+def content_hash(*parts: Mapping[str, str]) -> str:
+    """16 hex digits that change when any of ``parts`` changes: the pod template's checksum
+    annotation, so a workload rolls when mounted text changes (pods do not reload ConfigMaps)."""
+    return hashlib.sha256(json.dumps([dict(p) for p in parts], sort_keys=True).encode()).hexdigest()[:16]
+
+
+def content_name(base: str, data: Mapping[str, str]) -> str:
+    """``<base>-<10 hex digits of data>``: a ConfigMap named after its content.
+
+    A change of content is then a new ConfigMap, created before the old one is deleted, and an
+    in-place rolling update of the workload that mounts it. Under a fixed name the provider has
+    to delete the old ConfigMap before it can create the new one, and the engine then replaces
+    every workload that references it, which deletes all its pods at once."""
+    return f"{base}-{content_hash(data)[:10]}"

@@ -105,8 +105,9 @@ class RedisSessionStore(pulumi.ComponentResource):
             },
             opts=child,
         )
+        config_data = {CONFIG_FILE: redis_conf(args.maxmemory_mb)}
         config = k8s.core.v1.ConfigMap(
-            f"{name}-config", metadata=meta(f"{name}-config"), data={CONFIG_FILE: redis_conf(args.maxmemory_mb)}, opts=child
+            f"{name}-config", metadata=meta(k8s_common.content_name(f"{name}-config", config_data)), data=config_data, opts=child
         )
         headless = k8s.core.v1.Service(
             f"{name}-headless",

@@ -18,8 +18,6 @@ real-server tests run the same text.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Mapping
@@ -131,11 +129,6 @@ def kube_ping_selector(name: str) -> str:
     return ",".join(f"{k}={v}" for k, v in k8s_common.selector_labels("wildfly", name, "was").items())
 
 
-def _config_checksum(*parts: dict[str, str]) -> str:
-    """Changes when any mounted text changes, so the Deployment rolls (ConfigMaps are not watched)."""
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
-
-
 class WildflyCluster(pulumi.ComponentResource):
     http_service_name: pulumi.Output[str]
     """ClusterIP Service that routing sends dynamic requests to."""
@@ -170,10 +163,14 @@ class WildflyCluster(pulumi.ComponentResource):
             return {"name": object_name, "namespace": args.namespace, "labels": labels}
 
         scripts = scripts_configmap_data(args.discovery, args.session_backend, args.cache_owners)
-        scripts_cm = k8s.core.v1.ConfigMap(f"{name}-scripts", metadata=meta(f"{name}-scripts"), data=scripts, opts=child)
+        scripts_cm = k8s.core.v1.ConfigMap(
+            f"{name}-scripts", metadata=meta(k8s_common.content_name(f"{name}-scripts", scripts)), data=scripts, opts=child
+        )
         demo_data = demo_app_configmap_data() if args.demo_app else {}
         demo_cm = (
-            k8s.core.v1.ConfigMap(f"{name}-demo-app", metadata=meta(f"{name}-demo-app"), data=demo_data, opts=child)
+            k8s.core.v1.ConfigMap(
+                f"{name}-demo-app", metadata=meta(k8s_common.content_name(f"{name}-demo-app", demo_data)), data=demo_data, opts=child
+            )
             if args.demo_app
             else None
         )
@@ -296,7 +293,7 @@ class WildflyCluster(pulumi.ComponentResource):
             "livenessProbe": {"httpGet": {"path": "/health/live", "port": "management"}, "periodSeconds": 10, "failureThreshold": 3, "timeoutSeconds": 5},
             "lifecycle": {"preStop": {"exec": {"command": ["/bin/sh", "-c", f"sleep {args.prestop_sleep_seconds}"]}}},
         }
-        checksum = _config_checksum(scripts, demo_data)
+        checksum = k8s_common.content_hash(scripts, demo_data)
         deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata=meta(name),

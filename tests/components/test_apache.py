@@ -60,19 +60,20 @@ def test_mounts_config_site_and_a_writable_run_dir_where_httpd_conf_expects_them
     pod = _pod_spec(pulumi_mocks)
     mounts = {m["mountPath"]: m for m in pod["containers"][0]["volumeMounts"]}
     volumes = {v["name"]: v for v in pod["volumes"]}
-    conf_text = pulumi_mocks.object("ConfigMap", "apache-config")["data"][ac.CONF_FILE]
+    conf_text = pulumi_mocks.configmap("apache-config")["data"][ac.CONF_FILE]
     assert f'DocumentRoot "{ac.DOCUMENT_ROOT}"' in conf_text
     assert f'PidFile "{ac.RUN_DIR}/httpd.pid"' in conf_text
     # The conf file the command names is in the config volume.
     assert ac.httpd_command()[2] == f"{ac.CONF_DIR}/{ac.CONF_FILE}"
-    assert volumes[mounts[ac.CONF_DIR]["name"]]["configMap"]["name"] == "apache-config" and mounts[ac.CONF_DIR]["readOnly"]
-    assert volumes[mounts[ac.DOCUMENT_ROOT]["name"]]["configMap"]["name"] == "apache-site" and mounts[ac.DOCUMENT_ROOT]["readOnly"]
+    config, site = pulumi_mocks.configmap("apache-config"), pulumi_mocks.configmap("apache-site")
+    assert volumes[mounts[ac.CONF_DIR]["name"]]["configMap"]["name"] == config["metadata"]["name"] and mounts[ac.CONF_DIR]["readOnly"]
+    assert volumes[mounts[ac.DOCUMENT_ROOT]["name"]]["configMap"]["name"] == site["metadata"]["name"] and mounts[ac.DOCUMENT_ROOT]["readOnly"]
     assert "emptyDir" in volumes[mounts[ac.RUN_DIR]["name"]] and not mounts[ac.RUN_DIR].get("readOnly")
 
 
 def test_site_configmap_items_rebuild_the_site_tree(pulumi_mocks):
     ApacheStaticTier("apache", ApacheStaticTierArgs(namespace="shop"))
-    data = pulumi_mocks.object("ConfigMap", "apache-site")["data"]
+    data = pulumi_mocks.configmap("apache-site")["data"]
     items = {v["name"]: v for v in _pod_spec(pulumi_mocks)["volumes"]}["site"]["configMap"]["items"]
     rebuilt = {item["path"]: data[item["key"]] for item in items}
     assert rebuilt == ac.STATIC_SITE_FILES
@@ -83,7 +84,7 @@ def test_probes_use_the_health_endpoint_on_the_named_port(pulumi_mocks):
     c = _container(pulumi_mocks)
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert c[probe]["httpGet"] == {"path": "/healthz", "port": "http"}, probe
-    data = pulumi_mocks.object("ConfigMap", "apache-config")["data"]
+    data = pulumi_mocks.configmap("apache-config")["data"]
     assert data[ac.HEALTH_FILE] == "ok\n"
     assert f'Alias "/healthz" "{ac.CONF_DIR}/{ac.HEALTH_FILE}"' in data[ac.CONF_FILE]
     assert c["lifecycle"]["preStop"]["sleep"]["seconds"] < _pod_spec(pulumi_mocks)["terminationGracePeriodSeconds"]
@@ -143,12 +144,19 @@ def test_without_router_peers_httpd_is_open_to_the_cluster_on_its_port_only(pulu
     assert pulumi_mocks.object("NetworkPolicy", "apache")["spec"]["ingress"] == [{"ports": [{"port": "http", "protocol": "TCP"}]}]
 
 
-def test_changed_site_content_rolls_the_pods(pulumi_mocks):
+def test_changed_site_content_is_a_new_configmap_that_rolls_the_pods(pulumi_mocks):
+    """New content, new ConfigMap name: the provider creates it before deleting the old one, and
+    the Deployment is updated in place (rolling) instead of replaced with all its pods."""
     ApacheStaticTier("a", ApacheStaticTierArgs(namespace="shop"))
     ApacheStaticTier("b", ApacheStaticTierArgs(namespace="shop", site_files={**ac.STATIC_SITE_FILES, "index.html": "<p>new</p>"}))
-    checksum = {n: pulumi_mocks.object("Deployment", n)["spec"]["template"]["metadata"]["annotations"]["sessionstack.io/config-checksum"] for n in ("a", "b")}
-    assert checksum["a"] != checksum["b"]
-    assert pulumi_mocks.object("ConfigMap", "b-site")["data"]["index.html"] == "<p>new</p>"
+    templates = {n: pulumi_mocks.object("Deployment", n)["spec"]["template"] for n in ("a", "b")}
+    sites = {n: pulumi_mocks.configmap(f"{n}-site")["metadata"]["name"] for n in ("a", "b")}
+    assert sites["a"][len("a-site"):] != sites["b"][len("b-site"):]
+    for n in ("a", "b"):
+        assert {v["name"]: v for v in templates[n]["spec"]["volumes"]}["site"]["configMap"]["name"] == sites[n]
+    annotation = "sessionstack.io/config-checksum"
+    assert templates["a"]["metadata"]["annotations"][annotation] != templates["b"]["metadata"]["annotations"][annotation]
+    assert pulumi_mocks.configmap("b-site")["data"]["index.html"] == "<p>new</p>"
 
 
 def test_two_instances_do_not_collide(pulumi_mocks):

@@ -25,7 +25,7 @@ def test_password_lives_only_in_the_secret_and_redis_includes_it_from_there(pulu
     secret = pulumi_mocks.object("Secret", "sessions-auth")
     password = secret["stringData"]["password"]
     assert f"requirepass \"{password}\"" in secret["stringData"]["auth.conf"]
-    config = pulumi_mocks.object("ConfigMap", "sessions-config")
+    config = pulumi_mocks.configmap("sessions-config")
     assert f"include {AUTH_CONF_PATH}" in config["data"]["redis.conf"]
     assert password not in str(config)
     container = pulumi_mocks.object("StatefulSet", "sessions")["spec"]["template"]["spec"]["containers"][0]
@@ -58,7 +58,7 @@ def test_pod_is_probed_non_root_and_read_only(pulumi_mocks):
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert "REDISCLI_AUTH" in container["readinessProbe"]["exec"]["command"][-1]
     assert container["resources"]["limits"]["memory"] == "264Mi"
-    assert "maxmemory 100mb" in pulumi_mocks.object("ConfigMap", "sessions-config")["data"]["redis.conf"]
+    assert "maxmemory 100mb" in pulumi_mocks.configmap("sessions-config")["data"]["redis.conf"]
 
 
 def test_two_stores_do_not_collide_and_render_valid_objects(pulumi_mocks):

@@ -129,13 +129,13 @@ def test_pods_are_probed_hardened_and_spread(pulumi_mocks):
 def test_demo_app_is_a_distributable_war_from_a_configmap_and_can_be_switched_off(pulumi_mocks):
     with_demo = WildflyCluster("was", WildflyClusterArgs(namespace="shop"))
     without = WildflyCluster("own", WildflyClusterArgs(namespace="shop", demo_app=False, image="registry.example/shop:1.4.2"))
-    demo = pulumi_mocks.object("ConfigMap", "was-demo-app")
+    demo = pulumi_mocks.configmap("was-demo-app")
     assert "<distributable/>" in demo["data"]["WEB-INF__web.xml"]
     volumes = {v["name"]: v for v in pulumi_mocks.object("Deployment", "was")["spec"]["template"]["spec"]["volumes"]}
     assert {"key": "WEB-INF__web.xml", "path": "WEB-INF/web.xml"} in volumes["demo-app"]["configMap"]["items"]
     own = pulumi_mocks.object("Deployment", "own")
     assert "DEMO_APP_DIR" not in _env(_container(own))
-    assert not [o for o in pulumi_mocks.objects() if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "own-demo-app"]
+    assert not [o for o in pulumi_mocks.objects() if o["kind"] == "ConfigMap" and o["metadata"]["name"].startswith("own-demo-app")]
     assert pulumi_mocks.value(with_demo.demo_path) == "/session-demo/"
     assert pulumi_mocks.value(without.demo_path) == ""
 
@@ -221,3 +221,13 @@ def test_http_only_from_the_router_health_from_anywhere_jgroups_only_between_its
 def test_router_peers_must_be_network_policy_peers():
     with pytest.raises(ValueError, match=r"WildflyClusterArgs.http_from must be a tuple of NetworkPolicy peers.*got \[\]"):
         WildflyClusterArgs(namespace="shop", http_from=[])
+
+
+def test_a_changed_script_is_a_new_configmap_so_the_deployment_rolls_instead_of_being_replaced(pulumi_mocks):
+    WildflyCluster("two", WildflyClusterArgs(namespace="shop", cache_owners=2))
+    WildflyCluster("three", WildflyClusterArgs(namespace="shop", cache_owners=3))
+    names = {n: pulumi_mocks.configmap(f"{n}-scripts")["metadata"]["name"] for n in ("two", "three")}
+    assert names["two"][len("two-scripts"):] != names["three"][len("three-scripts"):]
+    for n, name in names.items():
+        volumes = {v["name"]: v for v in pulumi_mocks.object("Deployment", n)["spec"]["template"]["spec"]["volumes"]}
+        assert volumes["scripts"]["configMap"]["name"] == name

@@ -4,7 +4,11 @@ same project directory and stack with newer code.
 
 - the package move (the tree at PACKAGED: `components.*` became the installed `sessionstack.*`)
   changes nothing: `preview --expect-no-changes`;
-- the current tree replaces and deletes nothing; what it adds is what CHANGELOG.md announces.
+- the current tree deletes nothing and replaces no workload; what it changes is what
+  CHANGELOG.md announces;
+- after the upgrade, a setting that changes a WildFly script updates the Deployment in place (a
+  rolling update) instead of replacing it with all its pods, which is what a fixed-name
+  ConfigMap made the engine do (the provider deletes it before creating the new one).
 """
 
 from __future__ import annotations
@@ -23,8 +27,14 @@ BEFORE_PACKAGE = "a47f254"
 """The last commit with the components as a plain folder (imported as `components.*`)."""
 PACKAGED = "40550ce"
 """The package move and the first-contact fixes, before any deliberate change to what is declared."""
-ADDED_SINCE = {"apache-netpol"}
-"""Resources the current release adds to an existing stack (CHANGELOG.md: Apache's NetworkPolicy)."""
+CHANGED_SINCE = {
+    ("create", "apache-netpol"),  # 1.1.0: Apache's NetworkPolicy
+    # 1.1.0: ConfigMaps named after their content (created before the old ones are deleted) ...
+    ("replace", "wildfly-scripts"), ("replace", "wildfly-demo-app"), ("replace", "apache-config"), ("replace", "apache-site"),
+    # ... so the workloads that mount them roll in place (the scripts also drop the file store).
+    ("update", "wildfly-deployment"), ("update", "apache-deployment"),
+}
+"""What the current release changes in an existing local stack, each announced in CHANGELOG.md."""
 
 
 def _checkout(commit: str | None, dest: Path) -> None:
@@ -76,12 +86,28 @@ def test_the_package_move_changes_nothing_in_a_deployed_stack(upgraded):
     assert preview.returncode == 0, str(preview)
 
 
-def test_the_current_release_replaces_and_deletes_nothing(upgraded):
-    engine, project = upgraded
-    _checkout(None, project)
+def _changes(engine: Engine, project: Path) -> set[tuple[str, str]]:
     preview = engine.run(project, "preview", "--json", "--stack", "local")
     assert preview.returncode == 0, str(preview)
     steps = json.loads(preview.output[preview.output.index("{"):])["steps"]
-    changed = {(s["op"], s["urn"].rsplit("::", 1)[1]) for s in steps if s["op"] != "same"}
-    assert changed == {("create", name) for name in ADDED_SINCE}, changed
-    assert "NetworkPolicy" in (ROOT / "components" / "CHANGELOG.md").read_text()
+    return {(s["op"], s["urn"].rsplit("::", 1)[1]) for s in steps if s["op"] != "same"}
+
+
+def test_the_current_release_deletes_nothing_and_replaces_no_workload(upgraded):
+    engine, project = upgraded
+    _checkout(None, project)
+    assert _changes(engine, project) == CHANGED_SINCE
+    changelog = (ROOT / "components" / "CHANGELOG.md").read_text()
+    assert "NetworkPolicy" in changelog and "named after their content" in changelog
+
+
+def test_a_changed_script_rolls_the_deployment_instead_of_replacing_it(upgraded):
+    engine, project = upgraded
+    _checkout(None, project)
+    up = engine.run(project, "up", "--yes", "--stack", "local")
+    assert up.returncode == 0, str(up)
+    assert engine.run(project, "config", "set", "--stack", "local", "sessionstack:wildfly.cacheOwners", "3").returncode == 0
+    try:
+        assert _changes(engine, project) == {("replace", "wildfly-scripts"), ("update", "wildfly-deployment")}
+    finally:
+        engine.run(project, "config", "rm", "--stack", "local", "sessionstack:wildfly.cacheOwners")

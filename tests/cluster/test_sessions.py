@@ -1,0 +1,158 @@
+"""Sessions on the real cluster, through what users run: `python -m verify --rollout` (the real
+`kubectl rollout restart`, the Deployment controller honouring maxSurge 1 / maxUnavailable 0,
+preStop, the grace period, readiness), a `pulumi up` that changes a WildFly script and so rolls
+the pods, a pod lost to SIGKILL through the container runtime, and the Eviction API against the
+PDB.
+
+Requests reach the pods through a NodePort (kube-proxy, no affinity): every request may land on
+any pod, the hardest case for replication. The stack is the cluster stack, deployed once here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from engine_support import Engine, copy_project
+from kube import ROOT, Cluster, is_ready, node_port, wait_until
+from verify.check import SessionCheck
+
+STACK = "cluster"
+NAMESPACE = "sessionstack"
+WILDFLY = "app.kubernetes.io/name=wildfly"
+
+
+@pytest.fixture(scope="module")
+def stack(cluster: Cluster, engine_bin: Path, tmp_path_factory):
+    base = tmp_path_factory.mktemp("cluster-sessions")
+    project = copy_project(base / "project")
+    engine = Engine(engine_bin, base, extra_env={"KUBECONFIG": str(cluster.kubeconfig)})
+
+    def pulumi(*args: str, timeout: float = 1500):
+        return engine.run(project, *args, "--stack", STACK, timeout=timeout)
+
+    assert engine.run(project, "stack", "init", STACK).returncode == 0
+    up = pulumi("up", "--yes")
+    assert up.returncode == 0, str(up)
+    with node_port(cluster, NAMESPACE, "wildfly") as url:
+        yield pulumi, url
+    if cluster.kubectl("get", "namespace", NAMESPACE, check=False).returncode == 0:
+        pulumi("destroy", "--yes")
+
+
+def live_pods(cluster: Cluster) -> list[dict]:
+    return [p for p in cluster.pods(NAMESPACE, WILDFLY) if not p["metadata"].get("deletionTimestamp")]
+
+
+def wait_for_two_ready_pods(cluster: Cluster) -> None:
+    wait_until("two ready WildFly pods", lambda: len([p for p in live_pods(cluster) if is_ready(p)]) == 2 and len(live_pods(cluster)) == 2, 300, interval=2)
+
+
+def load_while(check: SessionCheck, busy: threading.Thread, pause: float = 0.3) -> None:
+    """Every user keeps sending a request each ``pause`` s while ``busy`` runs, then one more."""
+    busy.start()
+    while busy.is_alive():
+        check.rounds(1)
+        time.sleep(pause)
+    check.rounds(1)
+
+
+def assert_no_session_lost(report, allow_failed: int = 0) -> dict:
+    summary = report.to_dict()
+    facts = {k: summary[k] for k in ("total_requests", "failed_requests")}
+    facts["lost"] = len(summary["lost_sessions"])
+    facts["regressed"] = len(summary["regressed_sessions"])
+    print(f"sessions: {report.sessions}, {facts}, pods seen {report.pods}")
+    assert facts["lost"] == 0 and facts["regressed"] == 0, summary
+    assert facts["failed_requests"] <= allow_failed, summary
+    return facts
+
+
+def test_rolling_restart_under_load_through_verify_loses_nothing(stack, cluster: Cluster):
+    """The README's command, as a user runs it, with 100 sessions live during the whole rollout."""
+    _, url = stack
+    names_before = {p["metadata"]["name"] for p in live_pods(cluster)}
+    done = subprocess.run(
+        [sys.executable, "-m", "verify", url, "--sessions", "100", "--concurrency", "100", "--requests", "5",
+         "--interval", "0.5", "--min-pods", "2", "--rollout", "wildfly", "-N", NAMESPACE,
+         "--kubectl", str(cluster.bin_dir / "kubectl"), "--rollout-timeout", "600", "--json"],
+        cwd=ROOT, env={**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}, capture_output=True, text=True, timeout=900,
+    )
+    report = json.loads(done.stdout)
+    print({k: report[k] for k in ("total_requests", "failed_requests", "rollout", "pods")})
+    assert done.returncode == 0 and report["passed"], json.dumps(report, indent=1)[:6000]
+    assert report["failed_requests"] == 0 and not report["lost_sessions"] and not report["regressed_sessions"]
+    assert not names_before & {p["metadata"]["name"] for p in live_pods(cluster)}, "the rollout replaced no pod"
+
+
+def test_a_pulumi_up_that_rolls_the_pods_logs_nobody_out(stack, cluster: Cluster):
+    """A setting that changes WildFly's jboss-cli script (wildfly.cacheOwners) through `pulumi up`
+    while 60 users keep their sessions going: the new ConfigMap (named after its content) is
+    created first and the Deployment rolls in place; the provider awaits the rollout. (Under a
+    fixed ConfigMap name the engine replaced the Deployment: every pod deleted at once.)"""
+    pulumi, url = stack
+    wait_for_two_ready_pods(cluster)
+    assert pulumi("config", "set", "sessionstack:wildfly.cacheOwners", "3").returncode == 0
+    names_before = {p["metadata"]["name"] for p in live_pods(cluster)}
+    check = SessionCheck(url, sessions=60, concurrency=60, min_pods=2, timeout=20)
+    check.rounds(1)
+    outcome = {}
+    up = threading.Thread(target=lambda: outcome.setdefault("up", pulumi("up", "--yes")))
+    load_while(check, up)
+    result = outcome["up"]
+    assert result.returncode == 0, str(result)
+    assert "1 updated" in result.output and "replaced" in result.output, result.output
+    pods = live_pods(cluster)
+    assert not names_before & {p["metadata"]["name"] for p in pods}, "no pod was replaced"
+    mounted = {v["configMap"]["name"] for p in pods for v in p["spec"]["volumes"] if v["name"] == "scripts"}
+    assert len(mounted) == 1 and "owners, value=3" in cluster.get("configmap", "-n", NAMESPACE, mounted.pop())["data"]["configure.cli"]
+    assert_no_session_lost(check.report())
+
+
+def test_a_pod_killed_by_sigkill_loses_no_session(stack, cluster: Cluster):
+    """SIGKILL through containerd (no preStop, no graceful leave): the other owner of each session
+    serves it. The requests that hit the dead pod before kube-proxy dropped it may fail: counted."""
+    _, url = stack
+    wait_for_two_ready_pods(cluster)
+    victim = live_pods(cluster)[0]
+    container_id = victim["status"]["containerStatuses"][0]["containerID"].split("://", 1)[1]
+    check = SessionCheck(url, sessions=40, concurrency=40, min_pods=2, timeout=20)
+    check.rounds(2)
+
+    def kill_and_recover():
+        cluster.in_node("ctr", "-n", "k8s.io", "tasks", "kill", "--signal", "SIGKILL", container_id)
+        wait_until("the killed container to be restarted and ready",
+                   lambda: is_ready(cluster.get("pod", "-n", NAMESPACE, victim["metadata"]["name"]))
+                   and cluster.get("pod", "-n", NAMESPACE, victim["metadata"]["name"])["status"]["containerStatuses"][0]["restartCount"] >= 1,
+                   300, interval=2)
+
+    load_while(check, threading.Thread(target=kill_and_recover))
+    facts = assert_no_session_lost(check.report(), allow_failed=check.sessions * 3)
+    print(f"SIGKILL: {facts['failed_requests']} of {facts['total_requests']} requests failed while kube-proxy still sent to the dead pod")
+
+
+def test_the_eviction_api_honours_the_pdb(stack, cluster: Cluster):
+    """`kubectl drain` evicts through the Eviction API: one WildFly pod may go, the second is
+    refused (429) until a replacement is ready, so a drain never empties the cluster."""
+    wait_for_two_ready_pods(cluster)
+    first, second = (p["metadata"]["name"] for p in live_pods(cluster))
+
+    def evict(pod: str) -> subprocess.CompletedProcess:
+        body = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": pod, "namespace": NAMESPACE}}
+        return cluster.kubectl("create", "--raw", f"/api/v1/namespaces/{NAMESPACE}/pods/{pod}/eviction", "-f", "-",
+                               input=json.dumps(body), check=False)
+
+    allowed = evict(first)
+    assert allowed.returncode == 0, allowed.stderr
+    refused = evict(second)
+    assert refused.returncode != 0 and "disruption budget" in refused.stderr, refused.stderr
+    wait_for_two_ready_pods(cluster)
+    assert evict(second).returncode == 0
+    wait_for_two_ready_pods(cluster)
