@@ -25,7 +25,7 @@ from pulumi_policy import EnforcementLevel, Policy, ResourceValidationPolicy, St
 from policy.alb import alb_target_group_stickiness
 from policy.jgroups import jgroups_advertises_pod_ip, kube_ping_needs_rbac
 from policy.store import elasticache_auth_and_tls, redis_password_from_secret, redis_stays_private
-from policy.sessions import session_affinity_is_not_failover, sessions_need_a_strategy
+from policy.sessions import session_affinity_is_not_failover, sessions_need_a_strategy, web_sessions_without_file_store
 from policy.workloads import ha_minimums, images_are_pinned, statefulset_headless_service
 
 PACK_NAME = "sessionstack-sessions"
@@ -56,7 +56,7 @@ def environment_stack() -> tuple[str | None, dict[str, Any]]:
     return os.environ.get("PULUMI_STACK"), config if isinstance(config, dict) else {}
 
 
-ALWAYS_ADVISORY = frozenset({"session-affinity-is-not-failover"})
+ALWAYS_ADVISORY = frozenset({"session-affinity-is-not-failover", "web-sessions-without-file-store"})
 """Policies whose default level does not follow the stack (a config file can still raise them)."""
 
 
@@ -72,6 +72,7 @@ def build_policies(production: bool) -> list[Policy]:
             kube_ping_needs_rbac,
             sessions_need_a_strategy,
             session_affinity_is_not_failover,
+            web_sessions_without_file_store,
             alb_target_group_stickiness,
             redis_password_from_secret,
             redis_stays_private,

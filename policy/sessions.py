@@ -5,11 +5,14 @@ lands on a pod that never saw the session, and the user is back at the login pag
 session replication (WildFly: a clustered ``-ha`` profile and a ``<distributable/>`` web app) or an
 external session store (Spring Session + Redis). Sticky sessions hide the loop but lose every
 session of a pod when it dies, is scaled down or is replaced by a rollout: that case is reported
-by the second, always-advisory rule.
+by the second, always-advisory rule. The third (advisory) looks at how a replicating WildFly keeps
+its sessions: WildFly 39's default web-session cache carries a passivating file store whose
+untimed waits can park a session write during a rebalance.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pulumi_policy import EnforcementLevel, ReportViolation, StackValidationArgs, StackValidationPolicy
 
@@ -153,3 +156,50 @@ session_affinity_is_not_failover = StackValidationPolicy(
     remediation_steps=FIX_STRATEGY,
 )
 
+
+
+FILE_STORE_REMOVED = re.compile(r"cache-container=web/distributed-cache=[^/\s]+/store=file:remove\(\)")
+FIX_FILE_STORE = (
+    "Fix: remove the store in the server's configuration, e.g. "
+    "/subsystem=infinispan/cache-container=web/distributed-cache=dist/store=file:remove() in a jboss-cli "
+    "script run at boot (sessionstack's WildflyCluster does), or bound the sessions held in memory "
+    "with max-active-sessions."
+)
+
+
+def keeps_web_file_store(view: StackView, workload: Workload) -> bool:
+    """No mounted text of its WildFly containers removes the web-session file store or sets
+    max-active-sessions: the server runs WildFly's default cache, file store included."""
+    for c in (c for c in workload.containers() if is_wildfly(c)):
+        for _, _, _, content in view.mounted_files(workload, c):
+            if isinstance(content, str) and (FILE_STORE_REMOVED.search(content) or "max-active-sessions" in content):
+                return False
+    return True
+
+
+def validate_web_file_store(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    view = StackView(Resource.from_policy_resource(r) for r in args.resources)
+    replicated = [f for f in session_findings(view) if f.strategy.name == "replicated"
+                  and any(is_wildfly(c) for c in f.workload.containers())]
+    if not replicated:
+        args.not_applicable("no WildFly workload replicates sessions over several pods")
+        return
+    for finding in replicated:
+        if keeps_web_file_store(view, finding.workload):
+            report_violation(
+                f"{finding.workload.describe()} ({finding.scale_text}) replicates sessions with WildFly's default "
+                "web-session cache, which keeps a passivating file store: in WildFly 39 (Infinispan 16.0.5) its "
+                "untimed waits can park a session write during a rebalance, and that session then answers HTTP 500 "
+                "(ISPN000299, lock held) until the pod stops (bench/session_hangs.py: 23 lock timeouts in 10 minutes "
+                f"with the store, 0 without). {FIX_FILE_STORE}",
+                finding.workload.urn,
+            )
+
+
+web_sessions_without_file_store = StackValidationPolicy(
+    name="web-sessions-without-file-store",
+    description="A replicating WildFly keeps no passivating file store in its web-session cache, or bounds the sessions in memory.",
+    validate=validate_web_file_store,
+    enforcement_level=EnforcementLevel.ADVISORY,
+    remediation_steps=FIX_FILE_STORE,
+)

@@ -22,7 +22,7 @@ from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime import proto
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
-from policy.pack import PACK_NAME, build_policies
+from policy.pack import ALWAYS_ADVISORY, PACK_NAME, build_policies
 
 PACK_DIR = Path(__file__).resolve().parents[2] / "policy"
 
@@ -121,7 +121,7 @@ def test_analyzer_info_lists_every_policy_with_the_eks_defaults(eks_pack):
     levels = {p.name: p.enforcementLevel for p in info.policies}
     assert set(levels) == {p.name for p in build_policies(True)}
     for name, level in levels.items():
-        expected = proto.ADVISORY if name == "session-affinity-is-not-failover" else proto.MANDATORY
+        expected = proto.ADVISORY if name in ALWAYS_ADVISORY else proto.MANDATORY
         assert level == expected, name
     ha = next(p for p in info.policies if p.name == "ha-minimums")
     assert ha.configSchema.properties["production"]["default"] is True
@@ -154,7 +154,7 @@ def test_language_host_start_takes_the_stack_from_configure_stack(stack, config,
         assert set(levels(pack).values()) == {proto.ADVISORY}  # nothing known about the stack yet
         pack.stub.ConfigureStack(proto.AnalyzerStackConfigureRequest(stack=stack, project="sessionstack", config=config), timeout=30)
         after = levels(pack)
-        assert after.pop("session-affinity-is-not-failover") == proto.ADVISORY
+        assert {after.pop(name) for name in ALWAYS_ADVISORY} == {proto.ADVISORY}
         assert set(after.values()) == {level}
         info = pack.stub.GetAnalyzerInfo(empty_pb2.Empty(), timeout=30)
         ha = next(p for p in info.policies if p.name == "ha-minimums")

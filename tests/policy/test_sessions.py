@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from sessionstack import wildfly_config as wc
 from sessionstack.wildfly_config import DEMO_APP_DIR, SessionBackend, demo_app_configmap_data, demo_app_items, server_args
 from policy.alb import alb_target_group_stickiness
-from policy.sessions import session_affinity_is_not_failover, sessions_need_a_strategy
+from policy.sessions import session_affinity_is_not_failover, sessions_need_a_strategy, web_sessions_without_file_store
 from policy_args import (
     TARGET_GROUP,
     UNKNOWN,
@@ -296,3 +297,49 @@ def test_target_groups_not_in_front_of_session_workloads_are_not_applicable():
     nlb = target_group(target_type="instance")
     nlb.props["protocol"] = "TCP"
     assert alb(wildfly_cluster() + [nlb, binding(target_type=None)]).violations == []
+
+
+# --------------------------------------------------------------------------------------------
+# web-sessions-without-file-store
+# --------------------------------------------------------------------------------------------
+
+
+def file_store(items):
+    return check(web_sessions_without_file_store, stack_args(items))
+
+
+def with_boot_script(items, script):
+    """The WildflyCluster contract plus a jboss-cli script mounted from a ConfigMap."""
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta("was-scripts"), "data": {"configure.cli": script}}
+    deploy = next(i for i in items if i.type.endswith("Deployment"))
+    spec = deploy.props["spec"]["template"]["spec"]
+    spec["volumes"].append({"name": "scripts", "configMap": {"name": "was-scripts"}})
+    spec["containers"][0]["volumeMounts"].append({"name": "scripts", "mountPath": "/opt/sessionstack/scripts"})
+    return items + [k8s(cm)]
+
+
+def test_a_replicating_wildfly_on_the_default_web_cache_is_told_about_the_file_store():
+    outcome = file_store(wildfly_cluster(annotations={STRATEGY: "replicated"}))
+    assert len(outcome.violations) == 1
+    assert "passivating file store" in outcome.text and "ISPN000299" in outcome.text and "store=file:remove()" in outcome.text
+    assert web_sessions_without_file_store.enforcement_level.value == "advisory"
+
+
+@pytest.mark.parametrize("script", [
+    wc.configure_cli(wc.Discovery.KUBE_PING, SessionBackend.INFINISPAN),  # what WildflyCluster mounts
+    "/subsystem=distributable-web/infinispan-session-management=default:write-attribute(name=max-active-sessions, value=5000)",
+])
+def test_a_removed_store_or_bounded_sessions_pass(script):
+    outcome = file_store(with_boot_script(wildfly_cluster(annotations={STRATEGY: "replicated"}), script))
+    assert outcome.violations == [] and outcome.not_applicable is None
+
+
+def test_a_script_that_keeps_the_store_is_still_told():
+    script = "/subsystem=infinispan/cache-container=web/distributed-cache=dist:write-attribute(name=owners, value=2)"
+    assert len(file_store(with_boot_script(wildfly_cluster(annotations={STRATEGY: "replicated"}), script)).violations) == 1
+
+
+def test_workloads_that_do_not_replicate_with_wildfly_are_not_applicable():
+    env = [{"name": "SPRING_DATA_REDIS_HOST", "value": "redis.shop.svc"}]
+    items = [k8s(spring_app(env=env)), k8s(service("shop", {"app": "shop"}))]
+    assert file_store(items).not_applicable

@@ -17,6 +17,12 @@ NAMESPACE = "shop"
 WILDFLY_IMAGE = "quay.io/wildfly/wildfly:39.0.1.Final-jdk21"
 REDIS_IMAGE = "redis:8.2.2-bookworm"
 HA_ARGS = ["-c", "standalone-ha.xml", "-b=$(POD_IP)", "-bprivate=$(POD_IP)"]
+BOOT_SCRIPT = (
+    "embed-server --server-config=standalone-ha.xml\nbatch\n"
+    "/subsystem=infinispan/cache-container=web/distributed-cache=dist/store=file:remove()\n"
+    "run-batch\nstop-embedded-server\n"
+)
+"""The boot script's line that matters here: no passivating file store in the web-session cache."""
 WEB_XML = (
     '<web-app xmlns="https://jakarta.ee/xml/ns/jakartaee" version="6.0">\n'
     "  <distributable/>\n"
@@ -37,6 +43,7 @@ def wildfly_cluster(
     rbac: str = "role",
     replicas: int = 3,
     pdb: bool = True,
+    boot_script: bool = True,
 ) -> k8s.core.v1.Service:
     """WildFly HA with KUBE_PING, a replicated demo app, probes, PDB and a ClusterIP Service."""
     labels = {"app.kubernetes.io/name": "wildfly", "app.kubernetes.io/instance": name}
@@ -65,6 +72,19 @@ def wildfly_cluster(
                 subjects=subjects,
             )
     app = k8s.core.v1.ConfigMap(f"{name}-app", metadata=meta(f"{name}-app"), data={"WEB-INF__web.xml": WEB_XML})
+    mounts = [k8s.core.v1.VolumeMountArgs(name="app", mount_path="/opt/app", read_only=True)]
+    volumes = [
+        k8s.core.v1.VolumeArgs(
+            name="app",
+            config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
+                name=app.metadata.name, items=[k8s.core.v1.KeyToPathArgs(key="WEB-INF__web.xml", path="WEB-INF/web.xml")]
+            ),
+        )
+    ]
+    if boot_script:
+        scripts = k8s.core.v1.ConfigMap(f"{name}-scripts", metadata=meta(f"{name}-scripts"), data={"configure.cli": BOOT_SCRIPT})
+        mounts.append(k8s.core.v1.VolumeMountArgs(name="scripts", mount_path="/opt/scripts", read_only=True))
+        volumes.append(k8s.core.v1.VolumeArgs(name="scripts", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=scripts.metadata.name)))
     container = k8s.core.v1.ContainerArgs(
         name="wildfly",
         image=image,
@@ -76,7 +96,7 @@ def wildfly_cluster(
         ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=8080), k8s.core.v1.ContainerPortArgs(name="jgroups", container_port=7600)],
         readiness_probe=k8s.core.v1.ProbeArgs(http_get=k8s.core.v1.HTTPGetActionArgs(path="/health/ready", port=9990)),
         liveness_probe=k8s.core.v1.ProbeArgs(http_get=k8s.core.v1.HTTPGetActionArgs(path="/health/live", port=9990)),
-        volume_mounts=[k8s.core.v1.VolumeMountArgs(name="app", mount_path="/opt/app", read_only=True)],
+        volume_mounts=mounts,
     )
     k8s.apps.v1.Deployment(
         f"{name}-deployment",
@@ -88,14 +108,7 @@ def wildfly_cluster(
                 metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels, annotations={"sessionstack.io/session-strategy": "replicated"}),
                 spec=k8s.core.v1.PodSpecArgs(
                     containers=[container],
-                    volumes=[
-                        k8s.core.v1.VolumeArgs(
-                            name="app",
-                            config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
-                                name=app.metadata.name, items=[k8s.core.v1.KeyToPathArgs(key="WEB-INF__web.xml", path="WEB-INF/web.xml")]
-                            ),
-                        )
-                    ],
+                    volumes=volumes,
                     **pod_spec,
                 ),
             ),
