@@ -32,6 +32,7 @@ from sessionstack.apache_config import (
     configmap_items,
     httpd_command,
 )
+from sessionstack.children import Children
 
 _check_int = partial(validation.check_int, "ApacheStaticTierArgs")
 
@@ -102,100 +103,16 @@ class ApacheStaticTier(pulumi.ComponentResource):
     def __init__(self, name: str, args: ApacheStaticTierArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         k8s_common.validate_component_name("ApacheStaticTier", name)
         super().__init__("sessionstack:apache:ApacheStaticTier", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         selector = k8s_common.selector_labels("apache", name, "static")
         labels = k8s_common.standard_labels("apache", name, "static", k8s_common.image_tag(args.image))
+        kids = Children(self, name, args.namespace, labels, selector)
 
-        def meta(object_name: str) -> dict[str, Any]:
-            return {"name": object_name, "namespace": args.namespace, "labels": labels}
-
-        conf = config_files()
-        site = dict(args.site_files)
-        site_data = configmap_data(site)
-        conf_cm = k8s.core.v1.ConfigMap(f"{name}-config", metadata=meta(k8s_common.content_name(f"{name}-config", conf)), data=conf, opts=child)
-        site_cm = k8s.core.v1.ConfigMap(
-            f"{name}-site", metadata=meta(k8s_common.content_name(f"{name}-site", site_data)), data=site_data, opts=child
-        )
-
-        probe = {"httpGet": {"path": HEALTH_PATH, "port": "http"}, "timeoutSeconds": 2}
-        container = {
-            "name": "httpd",
-            "image": args.image,
-            "imagePullPolicy": "IfNotPresent",
-            "command": httpd_command(),
-            "ports": [{"name": "http", "containerPort": APACHE_PORT}],
-            "volumeMounts": [
-                {"name": "config", "mountPath": CONF_DIR, "readOnly": True},
-                {"name": "site", "mountPath": DOCUMENT_ROOT, "readOnly": True},
-                {"name": "run", "mountPath": RUN_DIR},
-            ],
-            "resources": {
-                "requests": {"cpu": args.cpu_request, "memory": args.memory},
-                "limits": {"cpu": args.cpu_limit, "memory": args.memory},
-            },
-            # Logs go to /proc/self/fd/1 and /2: runc hands the container's stdio to the pod's uid.
-            "securityContext": k8s_common.container_security_context(),
-            "startupProbe": {**probe, "periodSeconds": 2, "failureThreshold": 30},
-            "readinessProbe": {**probe, "periodSeconds": 5, "failureThreshold": 2},
-            "livenessProbe": {**probe, "periodSeconds": 10, "failureThreshold": 3},
-            "lifecycle": {"preStop": {"sleep": {"seconds": PRESTOP_SLEEP_SECONDS}}},
-        }
-        deployment = k8s.apps.v1.Deployment(
-            f"{name}-deployment",
-            metadata=meta(name),
-            spec={
-                "replicas": args.replicas,
-                "selector": {"matchLabels": selector},
-                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
-                "revisionHistoryLimit": 5,
-                "template": {
-                    "metadata": {"labels": labels, "annotations": {"sessionstack.io/config-checksum": k8s_common.content_hash(conf, site)}},
-                    "spec": {
-                        "automountServiceAccountToken": False,
-                        "enableServiceLinks": False,
-                        "terminationGracePeriodSeconds": 30,
-                        "securityContext": k8s_common.pod_security_context(APACHE_UID),
-                        "topologySpreadConstraints": k8s_common.spread_constraints(args.spread_topology_keys, selector),
-                        "containers": [container],
-                        "volumes": [
-                            {"name": "config", "configMap": {"name": conf_cm.metadata.name}},
-                            {"name": "site", "configMap": {"name": site_cm.metadata.name, "items": configmap_items(site)}},
-                            {"name": "run", "emptyDir": {"sizeLimit": "16Mi"}},
-                        ],
-                    },
-                },
-            },
-            # The HPA owns the replica count once the Deployment exists.
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["spec.replicas"]),
-        )
-        service = k8s.core.v1.Service(
-            f"{name}-http",
-            metadata=meta(name),
-            spec={"type": "ClusterIP", "selector": selector, "ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": "http", "protocol": "TCP"}]},
-            opts=child,
-        )
-        k8s.policy.v1.PodDisruptionBudget(
-            f"{name}-pdb", metadata=meta(name), spec={"minAvailable": 1, "selector": {"matchLabels": selector}}, opts=child
-        )
-        k8s.autoscaling.v2.HorizontalPodAutoscaler(
-            f"{name}-hpa",
-            metadata=meta(name),
-            spec=k8s_common.cpu_autoscaler_spec(
-                deployment.metadata.name,
-                args.replicas,
-                args.max_replicas,
-                args.cpu_target_utilization,
-                {"scaleDown": {"stabilizationWindowSeconds": 300}},
-            ),
-            opts=child,
-        )
+        deployment = _deployment(kids, args)
+        service = kids.service("http", [{"name": "http", "port": SERVICE_PORT, "targetPort": "http", "protocol": "TCP"}], type="ClusterIP")
+        kids.disruption_budget(minAvailable=1)
+        kids.cpu_autoscaler(deployment, args.replicas, args.max_replicas, args.cpu_target_utilization, {"scaleDown": {"stabilizationWindowSeconds": 300}})
         # Static content is public, but nothing other than the router needs to reach httpd.
-        k8s.networking.v1.NetworkPolicy(
-            f"{name}-netpol",
-            metadata=meta(name),
-            spec={"podSelector": {"matchLabels": selector}, "policyTypes": ["Ingress"], "ingress": [k8s_common.ingress_rule(["http"], args.http_from)]},
-            opts=child,
-        )
+        kids.ingress_policy([k8s_common.ingress_rule(["http"], args.http_from)])
 
         self.service_name = service.metadata.name
         self.service_port = pulumi.Output.from_input(SERVICE_PORT)
@@ -203,3 +120,61 @@ class ApacheStaticTier(pulumi.ComponentResource):
         self.register_outputs(
             {"service_name": self.service_name, "service_port": self.service_port, "deployment_name": self.deployment_name}
         )
+
+
+def _deployment(kids: Children, args: ApacheStaticTierArgs) -> k8s.apps.v1.Deployment:
+    """httpd serving the site from a ConfigMap, with the configuration from another."""
+    conf = config_files()
+    site = dict(args.site_files)
+    volumes = [
+        {"name": "config", "configMap": {"name": kids.config_map("config", conf).metadata.name}},
+        {"name": "site", "configMap": {"name": kids.config_map("site", configmap_data(site)).metadata.name, "items": configmap_items(site)}},
+        {"name": "run", "emptyDir": {"sizeLimit": "16Mi"}},
+    ]
+    return k8s.apps.v1.Deployment(
+        f"{kids.name}-deployment",
+        metadata=kids.meta(),
+        spec={
+            "replicas": args.replicas,
+            "selector": {"matchLabels": dict(kids.selector)},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+            "revisionHistoryLimit": 5,
+            "template": {
+                "metadata": {"labels": dict(kids.labels), "annotations": {"sessionstack.io/config-checksum": k8s_common.content_hash(conf, site)}},
+                "spec": {
+                    "automountServiceAccountToken": False,
+                    "enableServiceLinks": False,
+                    "terminationGracePeriodSeconds": 30,
+                    "securityContext": k8s_common.pod_security_context(APACHE_UID),
+                    "topologySpreadConstraints": k8s_common.spread_constraints(args.spread_topology_keys, kids.selector),
+                    "containers": [_httpd_container(args)],
+                    "volumes": volumes,
+                },
+            },
+        },
+        # The HPA owns the replica count once the Deployment exists.
+        opts=pulumi.ResourceOptions(parent=kids.parent, ignore_changes=["spec.replicas"]),
+    )
+
+
+def _httpd_container(args: ApacheStaticTierArgs) -> dict[str, Any]:
+    probe = {"httpGet": {"path": HEALTH_PATH, "port": "http"}, "timeoutSeconds": 2}
+    return {
+        "name": "httpd",
+        "image": args.image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": httpd_command(),
+        "ports": [{"name": "http", "containerPort": APACHE_PORT}],
+        "volumeMounts": [
+            {"name": "config", "mountPath": CONF_DIR, "readOnly": True},
+            {"name": "site", "mountPath": DOCUMENT_ROOT, "readOnly": True},
+            {"name": "run", "mountPath": RUN_DIR},
+        ],
+        "resources": k8s_common.resources(args.cpu_request, args.cpu_limit, args.memory),
+        # Logs go to /proc/self/fd/1 and /2: runc hands the container's stdio to the pod's uid.
+        "securityContext": k8s_common.container_security_context(),
+        "startupProbe": {**probe, "periodSeconds": 2, "failureThreshold": 30},
+        "readinessProbe": {**probe, "periodSeconds": 5, "failureThreshold": 2},
+        "livenessProbe": {**probe, "periodSeconds": 10, "failureThreshold": 3},
+        "lifecycle": {"preStop": {"sleep": {"seconds": PRESTOP_SLEEP_SECONDS}}},
+    }

@@ -10,6 +10,7 @@ loads the modules Debian compiles in (unixd, log_config) only when they are miss
 
 from __future__ import annotations
 
+from sessionstack import templating
 from sessionstack.routing_rules import STATIC_EXTENSIONS
 
 # Official image, pinned to a patch release and its Debian base (never a moving tag). 2.4.71 is the
@@ -92,11 +93,6 @@ _MAYBE_BUILTIN_MODULES = (
 )
 
 
-def _check_abs(field: str, value: str) -> None:
-    if not isinstance(value, str) or not value.startswith("/") or any(c in value for c in '"\n\\'):
-        raise ValueError(f"{field} must be an absolute path without quotes or backslashes, got {value!r}")
-
-
 def httpd_conf(
     server_root: str = SERVER_ROOT,
     modules_dir: str = "modules",
@@ -106,127 +102,35 @@ def httpd_conf(
     conf_dir: str = CONF_DIR,
     user: str | None = "www-data",
 ) -> str:
-    """A complete httpd.conf for the static tier.
+    """A complete httpd.conf for the static tier (templates/apache/httpd.conf).
 
     ``modules_dir`` is relative to ``server_root`` or absolute (Debian: /usr/lib/apache2/modules).
     ``run_dir`` (default ``<server_root>/logs``) must be writable. ``user``/``group`` only matter when
     httpd starts as root (the real-server tests); the pod starts as APACHE_UID and keeps it.
     """
-    _check_abs("server_root", server_root)
-    _check_abs("document_root", document_root)
-    _check_abs("conf_dir", conf_dir)
-    run_dir = f"{server_root}/logs" if run_dir is None else run_dir
-    _check_abs("run_dir", run_dir)
-    if not isinstance(modules_dir, str) or not modules_dir or any(c in modules_dir for c in '"\n\\ '):
-        raise ValueError(f"modules_dir must be a directory path without spaces or quotes, got {modules_dir!r}")
-    if isinstance(port, bool) or not isinstance(port, int) or not 1024 <= port <= 65535:
-        raise ValueError(f"port must be an integer from 1024 to 65535 (non-root), got {port!r}")
-    if user is not None and (not isinstance(user, str) or not user.replace("-", "").replace("_", "").isalnum()):
-        raise ValueError(f"user must be a plain user name or None, got {user!r}")
-
-    modules = "\n".join(f"LoadModule {name} {modules_dir}/{so}" for name, so in _MODULES)
-    maybe_builtin = "\n".join(
-        f"<IfModule !{name}>\n    LoadModule {name} {modules_dir}/{so}\n</IfModule>" for name, so in _MAYBE_BUILTIN_MODULES
-    )
-    user_lines = f"User {user}\nGroup {user}\n" if user else ""
-    types = "\n".join(f'AddType "{mime}" .{ext}' for ext, (mime, _) in STATIC_TYPES.items())
     by_type: dict[str, int] = {}
     for mime, age in STATIC_TYPES.values():
         by_type.setdefault(mime.split(";")[0], age)
-    expires = "\n".join(f'ExpiresByType {mime} "access plus {age} seconds"' for mime, age in by_type.items())
-    long_lived = "|".join(ext for ext, (_, age) in STATIC_TYPES.items() if age >= ASSET_MAX_AGE_SECONDS)
-
-    return f"""\
-# httpd.conf rendered by sessionstack (components/apache_config.py); do not edit in the pod.
-# Static tier only: no proxying, no CGI, no server-side includes, no .htaccess.
-
-ServerRoot "{server_root}"
-Listen {port}
-ServerName localhost
-# The root filesystem is read-only: everything httpd writes goes to {run_dir}.
-PidFile "{run_dir}/httpd.pid"
-DefaultRuntimeDir "{run_dir}"
-
-# --- modules: only what a static file server needs ------------------------------------------------
-{modules}
-{maybe_builtin}
-
-# Only used when started as root (tests); a pod starts as an unprivileged uid and stays there.
-{user_lines}
-# Small pods: at most 2 processes x 25 threads; the HPA adds pods rather than threads.
-StartServers 1
-ServerLimit 2
-ThreadsPerChild 25
-MaxRequestWorkers 50
-MinSpareThreads 10
-MaxSpareThreads 50
-MaxConnectionsPerChild 0
-
-Timeout 30
-KeepAlive On
-KeepAliveTimeout 5
-MaxKeepAliveRequests 1000
-ServerTokens Prod
-ServerSignature Off
-TraceEnable Off
-# Content digests instead of inode/mtime: every replica mounts the same files at a different time,
-# and a browser revalidating against another pod must still get 304, not a full 200.
-FileETag Digest
-
-# --- logs: to the container's stdout/stderr, collected by the kubelet ---------------------------
-ErrorLog /proc/self/fd/2
-LogLevel warn
-LogFormat "%h %l %u %t \\"%r\\" %>s %b \\"%{{Referer}}i\\" \\"%{{User-Agent}}i\\" %D" combined_us
-CustomLog /proc/self/fd/1 combined_us
-
-# --- content -------------------------------------------------------------------------------------
-<Directory />
-    AllowOverride None
-    Options None
-    Require all denied
-</Directory>
-
-DocumentRoot "{document_root}"
-<Directory "{document_root}">
-    # A ConfigMap volume is a farm of symlinks (index.html -> ..data/index.html): without
-    # FollowSymLinks every file would be 403. The links never leave the volume.
-    Options FollowSymLinks
-    AllowOverride None
-    Require all granted
-</Directory>
-DirectoryIndex index.html
-
-# Dot-files and dot-directories (the ConfigMap's ..data, .git, .env) are never served.
-<LocationMatch "/\\.">
-    Require all denied
-</LocationMatch>
-
-# Types are declared here for every routed static extension, independent of any mime.types file.
-TypesConfig /dev/null
-{types}
-
-# --- caching -------------------------------------------------------------------------------------
-ExpiresActive On
-{expires}
-<FilesMatch "\\.(?i:{long_lived})$">
-    Header merge Cache-Control public
-</FilesMatch>
-Header always set X-Content-Type-Options nosniff
-
-# --- health probe: answered by httpd itself, from the config volume, never cached ----------------
-Alias "{HEALTH_PATH}" "{conf_dir}/{HEALTH_FILE}"
-<Directory "{conf_dir}">
-    Options FollowSymLinks
-    AllowOverride None
-    Require all denied
-    <Files "{HEALTH_FILE}">
-        Require all granted
-        ForceType "text/plain; charset=utf-8"
-        ExpiresActive Off
-        Header set Cache-Control "no-store"
-    </Files>
-</Directory>
-"""
+    return templating.fill(
+        templating.read("apache", "httpd.conf"),
+        {
+            "SERVER_ROOT": server_root,
+            "PORT": port,
+            "RUN_DIR": f"{server_root}/logs" if run_dir is None else run_dir,
+            "DOCUMENT_ROOT": document_root,
+            "CONF_DIR": conf_dir,
+            "MODULES": "\n".join(f"LoadModule {name} {modules_dir}/{so}" for name, so in _MODULES),
+            "MAYBE_BUILTIN_MODULES": "\n".join(
+                f"<IfModule !{name}>\n    LoadModule {name} {modules_dir}/{so}\n</IfModule>" for name, so in _MAYBE_BUILTIN_MODULES
+            ),
+            "USER_LINES": f"User {user}\nGroup {user}\n" if user else "",
+            "TYPES": "\n".join(f'AddType "{mime}" .{ext}' for ext, (mime, _) in STATIC_TYPES.items()),
+            "EXPIRES": "\n".join(f'ExpiresByType {mime} "access plus {age} seconds"' for mime, age in by_type.items()),
+            "LONG_LIVED": "|".join(ext for ext, (_, age) in STATIC_TYPES.items() if age >= ASSET_MAX_AGE_SECONDS),
+            "HEALTH_PATH": HEALTH_PATH,
+            "HEALTH_FILE": HEALTH_FILE,
+        },
+    )
 
 
 def config_files(**httpd_conf_kwargs: object) -> dict[str, str]:

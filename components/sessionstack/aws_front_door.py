@@ -220,42 +220,11 @@ class AwsFrontDoor(pulumi.ComponentResource):
     def __init__(self, name: str, args: AwsFrontDoorArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         k8s_common.validate_component_name("AwsFrontDoor", name)
         super().__init__("sessionstack:aws:AwsFrontDoor", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         tags = {"app.kubernetes.io/part-of": k8s_common.PART_OF, "sessionstack.io/front-door": name}
-        suffix = random.RandomString(f"{name}-suffix", length=6, special=False, upper=False, opts=child).result
+        suffix = random.RandomString(f"{name}-suffix", length=6, special=False, upper=False, opts=pulumi.ResourceOptions(parent=self)).result
+        door = _Door(self, name, args, tags, suffix)
 
-        sg = aws.ec2.SecurityGroup(
-            f"{name}-alb-sg",
-            vpc_id=args.vpc_id,
-            description=f"ALB {name}: HTTP in from the allowed CIDRs, out to the pods",
-            tags={**tags, "Name": f"{name}-alb"},
-            opts=child,
-        )
-        for i, cidr in enumerate(args.allowed_cidrs):
-            aws.vpc.SecurityGroupIngressRule(
-                f"{name}-alb-in-{i}",
-                security_group_id=sg.id,
-                cidr_ipv4=cidr,
-                ip_protocol="tcp",
-                from_port=LISTENER_PORT,
-                to_port=LISTENER_PORT,
-                description="HTTP from clients",
-                opts=child,
-            )
-        pod_ports = sorted({args.wildfly_target_port, args.wildfly_health_check_port, args.apache_target_port})
-        for port in pod_ports:
-            aws.vpc.SecurityGroupEgressRule(
-                f"{name}-alb-out-{port}",
-                security_group_id=sg.id,
-                referenced_security_group_id=args.node_security_group_id,
-                ip_protocol="tcp",
-                from_port=port,
-                to_port=port,
-                description="To pods (requests and health checks)",
-                opts=child,
-            )
-
-        subnets = pulumi.Output.from_input(args.public_subnet_ids).apply(_check_subnets)
+        sg = door.security_group()
         alb = aws.lb.LoadBalancer(
             f"{name}-alb",
             name=suffix.apply(lambda s: elb_name(name, "alb", s)),
@@ -263,90 +232,29 @@ class AwsFrontDoor(pulumi.ComponentResource):
             load_balancer_type="application",
             ip_address_type="ipv4",
             security_groups=[sg.id],
-            subnets=subnets,
+            subnets=pulumi.Output.from_input(args.public_subnet_ids).apply(_check_subnets),
             idle_timeout=args.idle_timeout_seconds,
             drop_invalid_header_fields=True,  # no request smuggling through malformed headers
             tags={**tags, "Name": f"{name}-alb"},
-            opts=child,
+            opts=door.opts,
         )
-        wildfly_tg = aws.lb.TargetGroup(
-            f"{name}-wildfly-tg",
-            name=suffix.apply(lambda s: elb_name(name, "wildfly", s)),
-            vpc_id=args.vpc_id,
-            target_type="ip",
-            protocol="HTTP",
-            port=args.wildfly_target_port,
-            deregistration_delay=args.deregistration_delay_seconds,
-            stickiness=aws.lb.TargetGroupStickinessArgs(
-                enabled=True, type="lb_cookie", cookie_duration=args.stickiness_seconds
-            ),
-            health_check=_health_check(str(args.wildfly_health_check_port), args.wildfly_health_check_path),
+        wildfly_tg = door.target_group(
+            "wildfly",
+            args.wildfly_target_port,
+            aws.lb.TargetGroupStickinessArgs(enabled=True, type="lb_cookie", cookie_duration=args.stickiness_seconds),
+            _health_check(str(args.wildfly_health_check_port), args.wildfly_health_check_path),
             # Marks the group as fronting session-holding pods (the policy pack checks its stickiness).
-            tags={**tags, "Name": f"{name}-wildfly", SESSION_HOLDING_TAG: "true"},
-            opts=child,
+            {SESSION_HOLDING_TAG: "true"},
         )
-        apache_tg = aws.lb.TargetGroup(
-            f"{name}-apache-tg",
-            name=suffix.apply(lambda s: elb_name(name, "apache", s)),
-            vpc_id=args.vpc_id,
-            target_type="ip",
-            protocol="HTTP",
-            port=args.apache_target_port,
-            deregistration_delay=args.deregistration_delay_seconds,
-            # Static files need no affinity: any Apache pod serves any file.
-            stickiness=aws.lb.TargetGroupStickinessArgs(enabled=False, type="lb_cookie"),
-            health_check=_health_check("traffic-port", args.apache_health_check_path),
-            tags={**tags, "Name": f"{name}-apache"},
-            opts=child,
+        # Static files need no affinity: any Apache pod serves any file.
+        apache_tg = door.target_group(
+            "apache", args.apache_target_port, aws.lb.TargetGroupStickinessArgs(enabled=False, type="lb_cookie"), _health_check("traffic-port", args.apache_health_check_path)
         )
-        listener = aws.lb.Listener(
-            f"{name}-http",
-            load_balancer_arn=alb.arn,
-            port=LISTENER_PORT,
-            protocol="HTTP",
-            default_actions=[aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=wildfly_tg.arn)],
-            tags=tags,
-            opts=child,
-        )
-        for i, patterns in enumerate(static_rule_patterns(args.static_extensions)):
-            aws.lb.ListenerRule(
-                f"{name}-static-{i}",
-                listener_arn=listener.arn,
-                priority=STATIC_RULE_FIRST_PRIORITY + i,
-                actions=[aws.lb.ListenerRuleActionArgs(type="forward", target_group_arn=apache_tg.arn)],
-                conditions=[
-                    aws.lb.ListenerRuleConditionArgs(
-                        path_pattern=aws.lb.ListenerRuleConditionPathPatternArgs(values=patterns)
-                    )
-                ],
-                tags=tags,
-                opts=child,
-            )
-
+        listener = door.listener(alb, wildfly_tg, apache_tg)
         # The bindings need the controller's CRD and webhook: they inherit this component's depends_on.
         binding_opts = pulumi.ResourceOptions(parent=self, depends_on=opts.depends_on if opts else None)
-        for role, tg, service_name, service_port, ports in (
-            ("wildfly", wildfly_tg, args.wildfly_service_name, args.wildfly_service_port, (args.wildfly_target_port, args.wildfly_health_check_port)),
-            ("apache", apache_tg, args.apache_service_name, args.apache_service_port, (args.apache_target_port,)),
-        ):
-            binding = target_group_binding(
-                name=f"{name}-{role}",
-                namespace=args.namespace,
-                target_group_arn=tg.arn,
-                service_name=service_name,
-                service_port=service_port,
-                alb_security_group_id=sg.id,
-                pod_ports=ports,
-                labels=k8s_common.standard_labels("aws-front-door", name, role),
-            )
-            k8s.apiextensions.CustomResource(
-                f"{name}-{role}-tgb",
-                api_version=binding["apiVersion"],
-                kind=binding["kind"],
-                metadata=binding["metadata"],
-                spec=binding["spec"],
-                opts=binding_opts,
-            )
+        door.binding("wildfly", wildfly_tg, sg, args.wildfly_service_name, args.wildfly_service_port, (args.wildfly_target_port, args.wildfly_health_check_port), binding_opts)
+        door.binding("apache", apache_tg, sg, args.apache_service_name, args.apache_service_port, (args.apache_target_port,), binding_opts)
 
         self.alb_dns_name = alb.dns_name
         self.url = alb.dns_name.apply(lambda dns: f"http://{dns}/")
@@ -367,4 +275,113 @@ class AwsFrontDoor(pulumi.ComponentResource):
                 "apache_target_group_arn": self.apache_target_group_arn,
                 "affinity_cookie_name": self.affinity_cookie_name,
             }
+        )
+
+
+@dataclass(frozen=True)
+class _Door:
+    """The AWS objects of one front door, declared as children of the component."""
+
+    parent: pulumi.Resource
+    name: str
+    args: AwsFrontDoorArgs
+    tags: dict[str, str]
+    suffix: pulumi.Output[str]
+    """Random suffix of the ELB names (they must be unique per account and region)."""
+
+    @property
+    def opts(self) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self.parent)
+
+    def security_group(self) -> aws.ec2.SecurityGroup:
+        """The ALB's security group: HTTP in from the allowed CIDRs, out to the pod ports only."""
+        name, args = self.name, self.args
+        sg = aws.ec2.SecurityGroup(
+            f"{name}-alb-sg",
+            vpc_id=args.vpc_id,
+            description=f"ALB {name}: HTTP in from the allowed CIDRs, out to the pods",
+            tags={**self.tags, "Name": f"{name}-alb"},
+            opts=self.opts,
+        )
+        for i, cidr in enumerate(args.allowed_cidrs):
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-alb-in-{i}",
+                security_group_id=sg.id,
+                cidr_ipv4=cidr,
+                ip_protocol="tcp",
+                from_port=LISTENER_PORT,
+                to_port=LISTENER_PORT,
+                description="HTTP from clients",
+                opts=self.opts,
+            )
+        for port in sorted({args.wildfly_target_port, args.wildfly_health_check_port, args.apache_target_port}):
+            aws.vpc.SecurityGroupEgressRule(
+                f"{name}-alb-out-{port}",
+                security_group_id=sg.id,
+                referenced_security_group_id=args.node_security_group_id,
+                ip_protocol="tcp",
+                from_port=port,
+                to_port=port,
+                description="To pods (requests and health checks)",
+                opts=self.opts,
+            )
+        return sg
+
+    def target_group(
+        self, role: str, port: int, stickiness: aws.lb.TargetGroupStickinessArgs, health_check: aws.lb.TargetGroupHealthCheckArgs, extra_tags: dict[str, str] | None = None
+    ) -> aws.lb.TargetGroup:
+        """An IP target group of ``role``'s pods (registered by the controller's TargetGroupBinding)."""
+        return aws.lb.TargetGroup(
+            f"{self.name}-{role}-tg",
+            name=self.suffix.apply(lambda s: elb_name(self.name, role, s)),
+            vpc_id=self.args.vpc_id,
+            target_type="ip",
+            protocol="HTTP",
+            port=port,
+            deregistration_delay=self.args.deregistration_delay_seconds,
+            stickiness=stickiness,
+            health_check=health_check,
+            tags={**self.tags, "Name": f"{self.name}-{role}", **(extra_tags or {})},
+            opts=self.opts,
+        )
+
+    def listener(self, alb: aws.lb.LoadBalancer, wildfly_tg: aws.lb.TargetGroup, apache_tg: aws.lb.TargetGroup) -> aws.lb.Listener:
+        """HTTP listener: static paths to Apache by rule, everything else to WildFly by default."""
+        listener = aws.lb.Listener(
+            f"{self.name}-http",
+            load_balancer_arn=alb.arn,
+            port=LISTENER_PORT,
+            protocol="HTTP",
+            default_actions=[aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=wildfly_tg.arn)],
+            tags=self.tags,
+            opts=self.opts,
+        )
+        for i, patterns in enumerate(static_rule_patterns(self.args.static_extensions)):
+            aws.lb.ListenerRule(
+                f"{self.name}-static-{i}",
+                listener_arn=listener.arn,
+                priority=STATIC_RULE_FIRST_PRIORITY + i,
+                actions=[aws.lb.ListenerRuleActionArgs(type="forward", target_group_arn=apache_tg.arn)],
+                conditions=[aws.lb.ListenerRuleConditionArgs(path_pattern=aws.lb.ListenerRuleConditionPathPatternArgs(values=patterns))],
+                tags=self.tags,
+                opts=self.opts,
+            )
+        return listener
+
+    def binding(
+        self, role: str, tg: aws.lb.TargetGroup, sg: aws.ec2.SecurityGroup, service_name: Any, service_port: Any, ports: tuple[int, ...], opts: pulumi.ResourceOptions
+    ) -> None:
+        """The TargetGroupBinding that registers ``role``'s pod IPs in ``tg``."""
+        binding = target_group_binding(
+            name=f"{self.name}-{role}",
+            namespace=self.args.namespace,
+            target_group_arn=tg.arn,
+            service_name=service_name,
+            service_port=service_port,
+            alb_security_group_id=sg.id,
+            pod_ports=ports,
+            labels=k8s_common.standard_labels("aws-front-door", self.name, role),
+        )
+        k8s.apiextensions.CustomResource(
+            f"{self.name}-{role}-tgb", api_version=binding["apiVersion"], kind=binding["kind"], metadata=binding["metadata"], spec=binding["spec"], opts=opts
         )

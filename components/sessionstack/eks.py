@@ -24,6 +24,7 @@ import json
 import re
 from dataclasses import dataclass
 from functools import partial
+from typing import NamedTuple
 
 import pulumi
 import pulumi_aws as aws
@@ -173,6 +174,14 @@ def kubeconfig(cluster_name: str, endpoint: str, ca_data: str, region: str) -> s
     )
 
 
+class _Network(NamedTuple):
+    vpc: aws.ec2.Vpc
+    public_subnets: list[aws.ec2.Subnet]
+    private_subnets: list[aws.ec2.Subnet]
+    routes_out: list[pulumi.Resource]
+    """The private subnets' route tables and associations: nodes need them before they can join."""
+
+
 class EksCluster(pulumi.ComponentResource):
     cluster_name: pulumi.Output[str]
     """EKS cluster name (created or adopted), for the load balancer controller and
@@ -223,83 +232,9 @@ class EksCluster(pulumi.ComponentResource):
         )
 
     def _create(self, name: str, args: EksClusterArgs, region: pulumi.Output[str]) -> list[pulumi.Resource]:
-        child = pulumi.ResourceOptions(parent=self)
         cluster_name = args.cluster_name or name
-        zones = args.availability_zones
-        shared = {cluster_tag(cluster_name): "shared"}
-        private_cidrs, public_cidrs = subnet_cidrs(args.vpc_cidr, zones)
-
-        available = aws.get_availability_zones_output(
-            state="available",
-            filters=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}],
-            opts=pulumi.InvokeOutputOptions(parent=self),
-        )
-        zone_names = available.names.apply(lambda names: _first_zones(names, zones))
-
-        vpc = aws.ec2.Vpc(
-            f"{name}-vpc",
-            cidr_block=args.vpc_cidr,
-            enable_dns_support=True,
-            enable_dns_hostnames=True,  # EKS nodes register by their private DNS names
-            tags={"Name": f"{name}-vpc"},
-            opts=child,
-        )
-        igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, tags={"Name": f"{name}-igw"}, opts=child)
-
-        subnets: dict[str, list[aws.ec2.Subnet]] = {"public": [], "private": []}
-        for i in range(zones):
-            zone = zone_names.apply(lambda names, i=i: names[i])
-            for kind, cidrs, role_tag in (("public", public_cidrs, ELB_ROLE_TAG), ("private", private_cidrs, INTERNAL_ELB_ROLE_TAG)):
-                subnets[kind].append(
-                    aws.ec2.Subnet(
-                        f"{name}-{kind}-{i}",
-                        vpc_id=vpc.id,
-                        cidr_block=cidrs[i],
-                        availability_zone=zone,
-                        tags={"Name": f"{name}-{kind}-{i}", role_tag: "1", **shared},
-                        opts=child,
-                    )
-                )
-        public_subnets, private_subnets = subnets["public"], subnets["private"]
-
-        public_rt = aws.ec2.RouteTable(
-            f"{name}-public-rt",
-            vpc_id=vpc.id,
-            routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=igw.id)],
-            tags={"Name": f"{name}-public"},
-            opts=child,
-        )
-        for i, subnet in enumerate(public_subnets):
-            aws.ec2.RouteTableAssociation(f"{name}-public-rta-{i}", subnet_id=subnet.id, route_table_id=public_rt.id, opts=child)
-
-        nat_count = zones if args.nat_gateways is NatGateways.PER_AZ else 1
-        nats = []
-        for i in range(nat_count):
-            eip = aws.ec2.Eip(f"{name}-nat-eip-{i}", domain="vpc", tags={"Name": f"{name}-nat-{i}"}, opts=child)
-            nats.append(
-                aws.ec2.NatGateway(
-                    f"{name}-nat-{i}",
-                    allocation_id=eip.id,
-                    subnet_id=public_subnets[i].id,
-                    tags={"Name": f"{name}-nat-{i}"},
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]),
-                )
-            )
-        private_routing: list[pulumi.Resource] = []
-        for i, subnet in enumerate(private_subnets):
-            nat = nats[i if args.nat_gateways is NatGateways.PER_AZ else 0]
-            rt = aws.ec2.RouteTable(
-                f"{name}-private-rt-{i}",
-                vpc_id=vpc.id,
-                routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nat.id)],
-                tags={"Name": f"{name}-private-{i}"},
-                opts=child,
-            )
-            private_routing += [
-                rt,
-                aws.ec2.RouteTableAssociation(f"{name}-private-rta-{i}", subnet_id=subnet.id, route_table_id=rt.id, opts=child),
-            ]
-
+        network = self._network(name, args, cluster_name)
+        private_subnets = network.private_subnets
         cluster_role, cluster_attachments = self._service_role(f"{name}-cluster", "eks.amazonaws.com", _CLUSTER_POLICIES)
         cluster = aws.eks.Cluster(
             f"{name}-cluster",
@@ -334,7 +269,7 @@ class EksCluster(pulumi.ComponentResource):
             ),
             update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
             # Nodes need their IAM policies and a route out (NAT) before they can join.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*node_attachments, *private_routing]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*node_attachments, *network.routes_out]),
         )
 
         issuer = cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer)
@@ -343,12 +278,12 @@ class EksCluster(pulumi.ComponentResource):
             url=issuer,
             client_id_lists=["sts.amazonaws.com"],
             # No thumbprint: IAM trusts the EKS issuer's certificate authority itself.
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
         self.cluster_name = cluster.name
-        self.vpc_id = vpc.id
-        self.public_subnet_ids = pulumi.Output.all(*[s.id for s in public_subnets])
+        self.vpc_id = network.vpc.id
+        self.public_subnet_ids = pulumi.Output.all(*[s.id for s in network.public_subnets])
         self.private_subnet_ids = pulumi.Output.all(*[s.id for s in private_subnets])
         self.cluster_security_group_id = cluster.vpc_config.cluster_security_group_id
         self.oidc_provider_arn = oidc.arn
@@ -357,6 +292,85 @@ class EksCluster(pulumi.ComponentResource):
             lambda values: kubeconfig(*values)
         )
         return [node_group, oidc]
+
+    def _network(self, name: str, args: EksClusterArgs, cluster_name: str) -> "_Network":
+        """VPC with a public and a private subnet per zone; the private subnets route out through
+        NAT (one, or one per zone), the public ones through the internet gateway."""
+        child = pulumi.ResourceOptions(parent=self)
+        zones = args.availability_zones
+        shared = {cluster_tag(cluster_name): "shared"}
+        private_cidrs, public_cidrs = subnet_cidrs(args.vpc_cidr, zones)
+        available = aws.get_availability_zones_output(
+            state="available",
+            filters=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}],
+            opts=pulumi.InvokeOutputOptions(parent=self),
+        )
+        zone_names = available.names.apply(lambda names: _first_zones(names, zones))
+
+        vpc = aws.ec2.Vpc(
+            f"{name}-vpc",
+            cidr_block=args.vpc_cidr,
+            enable_dns_support=True,
+            enable_dns_hostnames=True,  # EKS nodes register by their private DNS names
+            tags={"Name": f"{name}-vpc"},
+            opts=child,
+        )
+        igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, tags={"Name": f"{name}-igw"}, opts=child)
+        subnets: dict[str, list[aws.ec2.Subnet]] = {"public": [], "private": []}
+        for i in range(zones):
+            zone = zone_names.apply(lambda names, i=i: names[i])
+            for kind, cidrs, role_tag in (("public", public_cidrs, ELB_ROLE_TAG), ("private", private_cidrs, INTERNAL_ELB_ROLE_TAG)):
+                subnets[kind].append(
+                    aws.ec2.Subnet(
+                        f"{name}-{kind}-{i}",
+                        vpc_id=vpc.id,
+                        cidr_block=cidrs[i],
+                        availability_zone=zone,
+                        tags={"Name": f"{name}-{kind}-{i}", role_tag: "1", **shared},
+                        opts=child,
+                    )
+                )
+        public_rt = aws.ec2.RouteTable(
+            f"{name}-public-rt",
+            vpc_id=vpc.id,
+            routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=igw.id)],
+            tags={"Name": f"{name}-public"},
+            opts=child,
+        )
+        for i, subnet in enumerate(subnets["public"]):
+            aws.ec2.RouteTableAssociation(f"{name}-public-rta-{i}", subnet_id=subnet.id, route_table_id=public_rt.id, opts=child)
+        routes_out = self._nat_routing(name, args, vpc, igw, subnets["public"], subnets["private"])
+        return _Network(vpc, subnets["public"], subnets["private"], routes_out)
+
+    def _nat_routing(
+        self, name: str, args: EksClusterArgs, vpc: aws.ec2.Vpc, igw: aws.ec2.InternetGateway, public: list[aws.ec2.Subnet], private: list[aws.ec2.Subnet]
+    ) -> list[pulumi.Resource]:
+        """NAT gateways in the public subnets and each private subnet's route table through one."""
+        child = pulumi.ResourceOptions(parent=self)
+        per_az = args.nat_gateways is NatGateways.PER_AZ
+        nats = []
+        for i in range(len(private) if per_az else 1):
+            eip = aws.ec2.Eip(f"{name}-nat-eip-{i}", domain="vpc", tags={"Name": f"{name}-nat-{i}"}, opts=child)
+            nats.append(
+                aws.ec2.NatGateway(
+                    f"{name}-nat-{i}",
+                    allocation_id=eip.id,
+                    subnet_id=public[i].id,
+                    tags={"Name": f"{name}-nat-{i}"},
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]),
+                )
+            )
+        routing: list[pulumi.Resource] = []
+        for i, subnet in enumerate(private):
+            rt = aws.ec2.RouteTable(
+                f"{name}-private-rt-{i}",
+                vpc_id=vpc.id,
+                routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nats[i if per_az else 0].id)],
+                tags={"Name": f"{name}-private-{i}"},
+                opts=child,
+            )
+            routing += [rt, aws.ec2.RouteTableAssociation(f"{name}-private-rta-{i}", subnet_id=subnet.id, route_table_id=rt.id, opts=child)]
+        return routing
 
     def _service_role(self, prefix: str, service: str, policies: tuple[str, ...]) -> tuple[aws.iam.Role, list[pulumi.Resource]]:
         """Role ``<prefix>-role`` that ``service`` may assume, with AWS managed ``policies`` attached."""

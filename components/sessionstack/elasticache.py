@@ -144,31 +144,7 @@ class ElastiCacheSessionStore(pulumi.ComponentResource):
         suffix = random.RandomString(f"{name}-suffix", length=6, special=False, upper=False, opts=child).result
         group_id = suffix.apply(lambda s: replication_group_id(name, s))
 
-        sg = aws.ec2.SecurityGroup(
-            f"{name}-sg",
-            vpc_id=args.vpc_id,
-            description=f"ElastiCache {name}: Redis from the cluster's nodes and pods only",
-            tags={**tags, "Name": f"{name}-redis"},
-            opts=child,
-        )
-        aws.vpc.SecurityGroupIngressRule(
-            f"{name}-in",
-            security_group_id=sg.id,
-            referenced_security_group_id=args.allowed_security_group_id,
-            ip_protocol="tcp",
-            from_port=REDIS_PORT,
-            to_port=REDIS_PORT,
-            description="Redis (TLS) from nodes and pods",
-            opts=child,
-        )
-        subnet_group = aws.elasticache.SubnetGroup(
-            f"{name}-subnets",
-            name=group_id,
-            description=f"Private subnets of session store {name}",
-            subnet_ids=pulumi.Output.from_input(args.subnet_ids).apply(_check_subnets),
-            tags=tags,
-            opts=child,
-        )
+        sg, subnet_group = _network_access(self, name, args, tags, group_id)
         group = aws.elasticache.ReplicationGroup(
             f"{name}-redis",
             replication_group_id=group_id,
@@ -227,3 +203,37 @@ class ElastiCacheSessionStore(pulumi.ComponentResource):
                 "security_group_id": self.security_group_id,
             }
         )
+
+
+def _network_access(
+    parent: pulumi.Resource, name: str, args: ElastiCacheSessionStoreArgs, tags: dict[str, str], group_id: pulumi.Output[str]
+) -> tuple[aws.ec2.SecurityGroup, aws.elasticache.SubnetGroup]:
+    """Where the replication group lives (the private subnets) and who may reach it: Redis
+    from the cluster's security group only."""
+    child = pulumi.ResourceOptions(parent=parent)
+    sg = aws.ec2.SecurityGroup(
+        f"{name}-sg",
+        vpc_id=args.vpc_id,
+        description=f"ElastiCache {name}: Redis from the cluster's nodes and pods only",
+        tags={**tags, "Name": f"{name}-redis"},
+        opts=child,
+    )
+    aws.vpc.SecurityGroupIngressRule(
+        f"{name}-in",
+        security_group_id=sg.id,
+        referenced_security_group_id=args.allowed_security_group_id,
+        ip_protocol="tcp",
+        from_port=REDIS_PORT,
+        to_port=REDIS_PORT,
+        description="Redis (TLS) from nodes and pods",
+        opts=child,
+    )
+    subnet_group = aws.elasticache.SubnetGroup(
+        f"{name}-subnets",
+        name=group_id,
+        description=f"Private subnets of session store {name}",
+        subnet_ids=pulumi.Output.from_input(args.subnet_ids).apply(_check_subnets),
+        tags=tags,
+        opts=child,
+    )
+    return sg, subnet_group

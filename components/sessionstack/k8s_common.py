@@ -77,6 +77,12 @@ def container_security_context() -> dict[str, Any]:
     }
 
 
+def resources(cpu_request: str, cpu_limit: str, memory: str) -> dict[str, Any]:
+    """Container resources: memory request equal to its limit (a JVM or Redis sized to its limit
+    should not be OOM-killed for using it), CPU from a request up to a limit."""
+    return {"requests": {"cpu": cpu_request, "memory": memory}, "limits": {"cpu": cpu_limit, "memory": memory}}
+
+
 def spread_constraints(topology_keys: tuple[str, ...], match_labels: dict[str, str]) -> list[dict[str, Any]]:
     """Spread pods across each topology key; best effort so a one-node kind cluster still schedules."""
     return [

@@ -19,6 +19,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from sessionstack import k8s_common
+from sessionstack.children import Children
 from sessionstack.redis_config import (
     AUTH_DIR,
     CONFIG_DIR,
@@ -87,119 +88,27 @@ class RedisSessionStore(pulumi.ComponentResource):
     def __init__(self, name: str, args: RedisSessionStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         k8s_common.validate_component_name("RedisSessionStore", name)
         super().__init__("sessionstack:redis:RedisSessionStore", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         selector = k8s_common.selector_labels("redis", name, "session-store")
         labels = k8s_common.standard_labels("redis", name, "session-store", k8s_common.image_tag(args.image))
+        kids = Children(self, name, args.namespace, labels, selector)
 
-        def meta(object_name: str) -> dict[str, Any]:
-            return {"name": object_name, "namespace": args.namespace, "labels": labels}
-
-        password = random.RandomPassword(f"{name}-password", length=40, special=False, opts=child)
+        password = random.RandomPassword(f"{name}-password", length=40, special=False, opts=kids.opts)
         secret = k8s.core.v1.Secret(
             f"{name}-auth",
-            metadata=meta(f"{name}-auth"),
+            metadata=kids.meta(f"{name}-auth"),
             type="Opaque",
-            string_data={
-                SECRET_PASSWORD_KEY: password.result,
-                SECRET_AUTH_CONF_KEY: password.result.apply(auth_conf),
-            },
-            opts=child,
+            string_data={SECRET_PASSWORD_KEY: password.result, SECRET_AUTH_CONF_KEY: password.result.apply(auth_conf)},
+            opts=kids.opts,
         )
-        config_data = {CONFIG_FILE: redis_conf(args.maxmemory_mb)}
-        config = k8s.core.v1.ConfigMap(
-            f"{name}-config", metadata=meta(k8s_common.content_name(f"{name}-config", config_data)), data=config_data, opts=child
-        )
-        headless = k8s.core.v1.Service(
-            f"{name}-headless",
-            metadata=meta(f"{name}-headless"),
-            spec={"clusterIP": "None", "selector": selector, "ports": [{"name": "redis", "port": REDIS_PORT, "targetPort": "redis"}]},
-            opts=child,
-        )
-        client = k8s.core.v1.Service(
-            f"{name}-client",
-            metadata=meta(name),
-            spec={"type": "ClusterIP", "selector": selector, "ports": [{"name": "redis", "port": REDIS_PORT, "targetPort": "redis"}]},
-            opts=child,
-        )
-        # Probes authenticate with the password from the Secret's env var (not a flag: it
-        # would show in the process list). PING answers PONG only when Redis is serving.
-        ping = ["sh", "-c", 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -h 127.0.0.1 -p %d ping | grep -q PONG' % REDIS_PORT]
-        memory_limit = f"{args.maxmemory_mb * 2 + 64}Mi"
-        claim = {
-            "metadata": {"name": "data", "labels": labels},
-            "spec": {
-                "accessModes": ["ReadWriteOnce"],
-                "resources": {"requests": {"storage": args.storage}},
-                **({"storageClassName": args.storage_class_name} if args.storage_class_name else {}),
-            },
-        }
-        statefulset = k8s.apps.v1.StatefulSet(
-            f"{name}-statefulset",
-            metadata=meta(name),
-            spec={
-                "serviceName": headless.metadata.name,
-                "replicas": 1,
-                "selector": {"matchLabels": selector},
-                "podManagementPolicy": "OrderedReady",
-                "updateStrategy": {"type": "RollingUpdate"},
-                "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
-                "volumeClaimTemplates": [claim],
-                "template": {
-                    "metadata": {"labels": labels},
-                    "spec": {
-                        "automountServiceAccountToken": False,
-                        "enableServiceLinks": False,
-                        # SIGTERM makes Redis flush and fsync the AOF; give it time to.
-                        "terminationGracePeriodSeconds": 30,
-                        "securityContext": k8s_common.pod_security_context(REDIS_UID),
-                        "containers": [
-                            {
-                                "name": "redis",
-                                "image": args.image,
-                                "imagePullPolicy": "IfNotPresent",
-                                "args": server_args(),
-                                "env": [{"name": "REDIS_PASSWORD", "valueFrom": {"secretKeyRef": {"name": secret.metadata.name, "key": SECRET_PASSWORD_KEY}}}],
-                                "ports": [{"name": "redis", "containerPort": REDIS_PORT}],
-                                "volumeMounts": [
-                                    {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
-                                    {"name": "auth", "mountPath": AUTH_DIR, "readOnly": True},
-                                    {"name": "data", "mountPath": DATA_DIR},
-                                ],
-                                "resources": {
-                                    "requests": {"cpu": "100m", "memory": memory_limit},
-                                    "limits": {"cpu": "1", "memory": memory_limit},
-                                },
-                                "securityContext": k8s_common.container_security_context(),
-                                "startupProbe": {"exec": {"command": ping}, "periodSeconds": 2, "failureThreshold": 60, "timeoutSeconds": 2},
-                                "readinessProbe": {"exec": {"command": ping}, "periodSeconds": 5, "failureThreshold": 2, "timeoutSeconds": 2},
-                                "livenessProbe": {"tcpSocket": {"port": "redis"}, "periodSeconds": 10, "failureThreshold": 3, "timeoutSeconds": 2},
-                            }
-                        ],
-                        "volumes": [
-                            {"name": "config", "configMap": {"name": config.metadata.name}},
-                            {"name": "auth", "secret": {"secretName": secret.metadata.name, "items": [{"key": SECRET_AUTH_CONF_KEY, "path": SECRET_AUTH_CONF_KEY}], "defaultMode": 0o400}},
-                        ],
-                    },
-                },
-            },
-            opts=child,
-        )
+        redis_port = [{"name": "redis", "port": REDIS_PORT, "targetPort": "redis"}]
+        headless = kids.service("headless", redis_port, f"{name}-headless", clusterIP="None")
+        client = kids.service("client", redis_port, type="ClusterIP")
+        statefulset = _statefulset(kids, args, secret, headless)
         # One Redis pod: the PDB cannot keep it running through a node drain, so it admits the
         # eviction (maxUnavailable 1) rather than blocking maintenance forever; the append-only
         # file on the volume is what carries the sessions across the restart.
-        k8s.policy.v1.PodDisruptionBudget(
-            f"{name}-pdb", metadata=meta(name), spec={"maxUnavailable": 1, "selector": {"matchLabels": selector}}, opts=child
-        )
-        k8s.networking.v1.NetworkPolicy(
-            f"{name}-netpol",
-            metadata=meta(name),
-            spec={
-                "podSelector": {"matchLabels": selector},
-                "policyTypes": ["Ingress"],
-                "ingress": [{"from": [{"podSelector": {"matchLabels": dict(args.client_labels)}}], "ports": [{"port": "redis", "protocol": "TCP"}]}],
-            },
-            opts=child,
-        )
+        kids.disruption_budget(maxUnavailable=1)
+        kids.ingress_policy([{"from": [{"podSelector": {"matchLabels": dict(args.client_labels)}}], "ports": [{"port": "redis", "protocol": "TCP"}]}])
 
         self.host = pulumi.Output.concat(client.metadata.name, ".", args.namespace, ".svc.cluster.local")
         self.port = pulumi.Output.from_input(REDIS_PORT)
@@ -220,3 +129,71 @@ class RedisSessionStore(pulumi.ComponentResource):
                 "statefulset_name": self.statefulset_name,
             }
         )
+
+
+def _statefulset(kids: Children, args: RedisSessionStoreArgs, secret: k8s.core.v1.Secret, headless: k8s.core.v1.Service) -> k8s.apps.v1.StatefulSet:
+    """One Redis pod behind the governing headless Service, its append-only file on a PVC that
+    outlives the pod (and the StatefulSet: retained on delete and on scale-down)."""
+    config_data = {CONFIG_FILE: redis_conf(args.maxmemory_mb)}
+    claim = {
+        "metadata": {"name": "data", "labels": dict(kids.labels)},
+        "spec": {
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": args.storage}},
+            **({"storageClassName": args.storage_class_name} if args.storage_class_name else {}),
+        },
+    }
+    return k8s.apps.v1.StatefulSet(
+        f"{kids.name}-statefulset",
+        metadata=kids.meta(),
+        spec={
+            "serviceName": headless.metadata.name,
+            "replicas": 1,
+            "selector": {"matchLabels": dict(kids.selector)},
+            "podManagementPolicy": "OrderedReady",
+            "updateStrategy": {"type": "RollingUpdate"},
+            "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
+            "volumeClaimTemplates": [claim],
+            "template": {
+                "metadata": {"labels": dict(kids.labels)},
+                "spec": {
+                    "automountServiceAccountToken": False,
+                    "enableServiceLinks": False,
+                    # SIGTERM makes Redis flush and fsync the AOF; give it time to.
+                    "terminationGracePeriodSeconds": 30,
+                    "securityContext": k8s_common.pod_security_context(REDIS_UID),
+                    "containers": [_redis_container(args, secret)],
+                    "volumes": [
+                        {"name": "config", "configMap": {"name": kids.config_map("config", config_data).metadata.name}},
+                        {"name": "auth", "secret": {"secretName": secret.metadata.name, "items": [{"key": SECRET_AUTH_CONF_KEY, "path": SECRET_AUTH_CONF_KEY}], "defaultMode": 0o400}},
+                    ],
+                },
+            },
+        },
+        opts=kids.opts,
+    )
+
+
+def _redis_container(args: RedisSessionStoreArgs, secret: k8s.core.v1.Secret) -> dict[str, Any]:
+    # Probes authenticate with the password from the Secret's env var (not a flag: it
+    # would show in the process list). PING answers PONG only when Redis is serving.
+    ping = ["sh", "-c", 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -h 127.0.0.1 -p %d ping | grep -q PONG' % REDIS_PORT]
+    memory_limit = f"{args.maxmemory_mb * 2 + 64}Mi"
+    return {
+        "name": "redis",
+        "image": args.image,
+        "imagePullPolicy": "IfNotPresent",
+        "args": server_args(),
+        "env": [{"name": "REDIS_PASSWORD", "valueFrom": {"secretKeyRef": {"name": secret.metadata.name, "key": SECRET_PASSWORD_KEY}}}],
+        "ports": [{"name": "redis", "containerPort": REDIS_PORT}],
+        "volumeMounts": [
+            {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
+            {"name": "auth", "mountPath": AUTH_DIR, "readOnly": True},
+            {"name": "data", "mountPath": DATA_DIR},
+        ],
+        "resources": k8s_common.resources("100m", "1", memory_limit),
+        "securityContext": k8s_common.container_security_context(),
+        "startupProbe": {"exec": {"command": ping}, "periodSeconds": 2, "failureThreshold": 60, "timeoutSeconds": 2},
+        "readinessProbe": {"exec": {"command": ping}, "periodSeconds": 5, "failureThreshold": 2, "timeoutSeconds": 2},
+        "livenessProbe": {"tcpSocket": {"port": "redis"}, "periodSeconds": 10, "failureThreshold": 3, "timeoutSeconds": 2},
+    }

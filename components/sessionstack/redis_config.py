@@ -10,6 +10,8 @@ redis-server (7.0.x): only directives that exist in 7.0 are used.
 
 from __future__ import annotations
 
+from sessionstack import templating
+
 # Official image, pinned to a patch release and a Debian base (never a moving tag). 8.2.2 carries
 # the fixes for the 2025 Lua CVEs (CVE-2025-49844 and friends).
 REDIS_IMAGE = "redis:8.2.2-bookworm"
@@ -41,72 +43,15 @@ _SAFE_PASSWORD_CHARS = frozenset(
 
 
 def redis_conf(maxmemory_mb: int) -> str:
-    """The complete redis.conf for a session store limited to ``maxmemory_mb`` MiB of data.
+    """The complete redis.conf (templates/redis/redis.conf) for a session store limited to ``maxmemory_mb`` MiB of data.
 
     The container's memory limit must leave room above this for Redis's own overhead and for the
     copy-on-write pages of the forked AOF rewrite (roughly 1.5-2x maxmemory under write load).
     """
-    if isinstance(maxmemory_mb, bool) or not isinstance(maxmemory_mb, int) or maxmemory_mb < 1:
-        raise ValueError(f"maxmemory_mb must be an integer >= 1, got {maxmemory_mb!r}")
-    return f"""\
-# redis.conf rendered by sessionstack (components/redis_config.py); do not edit in the pod.
-
-# --- network -----------------------------------------------------------------------------------
-# A pod has its own network namespace: listen on every address of the pod (IPv4, and IPv6 when the
-# pod has it; the '-' makes a missing IPv6 stack non-fatal). Who may connect is decided by the
-# NetworkPolicy and by the password, not by the bind address.
-bind * -::*
-port {REDIS_PORT}
-# Defence in depth: if the password ever failed to load, protected mode refuses every client that
-# is not on loopback instead of serving an open session store.
-protected-mode yes
-tcp-keepalive 60
-timeout 0
-
-# --- process -----------------------------------------------------------------------------------
-daemonize no
-supervised no
-loglevel notice
-# Log to stdout, where the kubelet collects it.
-logfile ""
-databases 1
-
-# --- persistence -------------------------------------------------------------------------------
-# Sessions must survive a restart of the Redis pod: every write goes to the append-only file in
-# {DATA_DIR}, fsynced once per second. A graceful stop (SIGTERM) flushes and fsyncs the AOF, so a
-# rolling restart loses nothing; a crash loses at most the last second of session writes.
-# ('always' would fsync on every request and tie request latency to the volume's fsync latency.)
-dir {DATA_DIR}
-appendonly yes
-appendfilename "appendonly.aof"
-appenddirname "appendonlydir"
-appendfsync everysec
-aof-use-rdb-preamble yes
-aof-load-truncated yes
-auto-aof-rewrite-percentage 100
-auto-aof-rewrite-min-size 64mb
-# No RDB snapshots besides the AOF: one persistence path, one set of files to reason about.
-save ""
-
-# --- memory ------------------------------------------------------------------------------------
-maxmemory {maxmemory_mb}mb
-# noeviction: when the store is full, writes fail with an OOM error and the application answers
-# with an error the user and the monitoring see. Every other policy makes room by deleting keys,
-# and every Spring Session key carries a TTL, so volatile-lru/lfu/ttl/random (and allkeys-*) would
-# pick live sessions and log users out without any error anywhere. Expired sessions still leave by
-# TTL, so a full store frees itself as sessions time out.
-maxmemory-policy noeviction
-
-# --- hardening ---------------------------------------------------------------------------------
-enable-protected-configs no
-enable-debug-command no
-enable-module-command no
-
-# --- authentication ----------------------------------------------------------------------------
-# The password lives in a Secret mounted at {AUTH_DIR}, never in this ConfigMap. Included last so
-# nothing above can override it; a missing file stops Redis at start-up rather than running open.
-include {AUTH_CONF_PATH}
-"""
+    return templating.fill(
+        templating.read("redis", "redis.conf"),
+        {"REDIS_PORT": REDIS_PORT, "DATA_DIR": DATA_DIR, "MAXMEMORY_MB": maxmemory_mb, "AUTH_DIR": AUTH_DIR, "AUTH_CONF_PATH": AUTH_CONF_PATH},
+    )
 
 
 def _quote_password(password: str) -> str:

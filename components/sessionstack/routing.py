@@ -221,122 +221,14 @@ class SessionRouting(pulumi.ComponentResource):
     def __init__(self, name: str, args: SessionRoutingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         k8s_common.validate_component_name("SessionRouting", name)
         super().__init__("sessionstack:routing:SessionRouting", name, None, opts)
-        rules = args.rules
-        labels = k8s_common.standard_labels("routing", name, "router")
-
-        def meta(object_name: str, annotations: dict[str, str] | None = None) -> dict[str, Any]:
-            out: dict[str, Any] = {"name": object_name, "namespace": args.namespace, "labels": labels}
-            if annotations:
-                out["annotations"] = annotations
-            return out
-
-        apache = (args.apache_service_name, args.apache_service_port)
-        wildfly = (args.wildfly_service_name, args.wildfly_service_port)
-        depends: list[pulumi.Resource] = []
-
+        router = _Router(self, name, args, k8s_common.standard_labels("routing", name, "router"))
         if args.implementation is RoutingImplementation.GATEWAY_API:
-            if args.install_controller:
-                release = k8s.helm.v3.Release(
-                    f"{name}-envoy-gateway",
-                    **chart_source(ENVOY_GATEWAY_CHART, ENVOY_GATEWAY_VERSION, args.controller_chart),
-                    name="envoy-gateway",
-                    namespace=ENVOY_GATEWAY_NAMESPACE,
-                    create_namespace=True,
-                    # The chart carries the Gateway API CRDs (experimental channel, which has
-                    # sessionPersistence) and Envoy Gateway's own.
-                    skip_crds=False,
-                    opts=pulumi.ResourceOptions(parent=self),
-                )
-                gateway_class = k8s.apiextensions.CustomResource(
-                    f"{name}-gateway-class",
-                    api_version=GATEWAY_API_VERSION,
-                    kind="GatewayClass",
-                    metadata={"name": args.gateway_class_name, "labels": labels},
-                    spec={"controllerName": ENVOY_GATEWAY_CONTROLLER},
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=[release]),
-                )
-                depends = [release, gateway_class]
-            listener: dict[str, Any] = {
-                "name": "http",
-                "protocol": "HTTP",
-                "port": 80,
-                "allowedRoutes": {"namespaces": {"from": "Same"}, "kinds": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute"}]},
-            }
-            if args.host:
-                listener["hostname"] = args.host
-            gateway = k8s.apiextensions.CustomResource(
-                f"{name}-gateway",
-                api_version=GATEWAY_API_VERSION,
-                kind="Gateway",
-                metadata=meta(name),
-                spec={"gatewayClassName": args.gateway_class_name, "listeners": [listener]},
-                opts=pulumi.ResourceOptions(parent=self, depends_on=depends),
-            )
-            route_spec: dict[str, Any] = {
-                "parentRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": name, "sectionName": "http"}],
-                "rules": httproute_rules(rules, apache, wildfly),
-            }
-            if args.host:
-                route_spec["hostnames"] = [args.host]
-            k8s.apiextensions.CustomResource(
-                f"{name}-httproute",
-                api_version=GATEWAY_API_VERSION,
-                kind="HTTPRoute",
-                metadata=meta(name),
-                spec=route_spec,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway, *depends]),
-            )
-            route_names: list[str] = [name]
-            gateway_name = name
-            address_command = pulumi.Output.concat(
-                "kubectl -n ", args.namespace, " get gateway ", name, " -o jsonpath='{.status.addresses[0].value}'"
-            )
+            route_names, gateway_name, address_command = router.gateway_api()
         else:
-            if args.install_controller:
-                release = k8s.helm.v3.Release(
-                    f"{name}-ingress-nginx",
-                    **chart_source(INGRESS_NGINX_CHART, INGRESS_NGINX_VERSION, args.controller_chart, INGRESS_NGINX_REPO),
-                    name="ingress-nginx",
-                    namespace=INGRESS_NGINX_NAMESPACE,
-                    create_namespace=True,
-                    values={
-                        "controller": {
-                            "ingressClass": args.ingress_class_name,
-                            "ingressClassResource": {"name": args.ingress_class_name, "default": False},
-                            # kind has no load balancer: reach the controller through node ports.
-                            "service": {"type": "NodePort"},
-                            "allowSnippetAnnotations": False,
-                        }
-                    },
-                    opts=pulumi.ResourceOptions(parent=self),
-                )
-                depends = [release]
-
-            def ingress(suffix: str, annotations: dict[str, str], path: str, path_type: str, backend) -> None:
-                rule: dict[str, Any] = {
-                    "http": {
-                        "paths": [{"path": path, "pathType": path_type, "backend": {"service": {"name": backend[0], "port": {"number": backend[1]}}}}]
-                    }
-                }
-                if args.host:
-                    rule["host"] = args.host
-                k8s.networking.v1.Ingress(
-                    f"{name}-{suffix}",
-                    metadata=meta(f"{name}-{suffix}", annotations),
-                    spec={"ingressClassName": args.ingress_class_name, "rules": [rule]},
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=depends),
-                )
-
-            ingress("static", {NGINX + "use-regex": "true"}, rules.ingress_static_path, "ImplementationSpecific", apache)
-            ingress("dynamic", affinity_annotations(rules), rules.dynamic_prefix, "Prefix", wildfly)
-            route_names = [f"{name}-static", f"{name}-dynamic"]
-            gateway_name = ""
-            address_command = pulumi.Output.concat(
-                "kubectl -n ", args.namespace, " get ingress ", name, "-dynamic -o jsonpath='{.status.loadBalancer.ingress[0]}'"
-            )
+            route_names, gateway_name, address_command = router.ingress_nginx()
 
         self.url = pulumi.Output.from_input(f"http://{args.host or PLACEHOLDER_HOST}")
-        self.demo_path = pulumi.Output.from_input(rules.demo_path)
+        self.demo_path = pulumi.Output.from_input(args.rules.demo_path)
         self.route_names = pulumi.Output.from_input(route_names)
         self.gateway_name = pulumi.Output.from_input(gateway_name)
         self.address_command = address_command
@@ -348,4 +240,123 @@ class SessionRouting(pulumi.ComponentResource):
                 "gateway_name": self.gateway_name,
                 "address_command": self.address_command,
             }
+        )
+
+
+@dataclass(frozen=True)
+class _Router:
+    """The objects of one routing implementation, declared as children of the component."""
+
+    parent: pulumi.Resource
+    name: str
+    args: SessionRoutingArgs
+    labels: dict[str, str]
+
+    def meta(self, object_name: str, annotations: dict[str, str] | None = None) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": object_name, "namespace": self.args.namespace, "labels": self.labels}
+        if annotations:
+            out["annotations"] = annotations
+        return out
+
+    def opts(self, depends_on: list[pulumi.Resource]) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self.parent, depends_on=depends_on)
+
+    def gateway_api(self) -> tuple[list[str], str, pulumi.Output[str]]:
+        """Gateway + HTTPRoute (static paths to Apache, the rest to WildFly with cookie session
+        persistence); with install_controller, Envoy Gateway's chart and its GatewayClass first."""
+        name, args = self.name, self.args
+        depends = self.envoy_gateway() if args.install_controller else []
+        listener: dict[str, Any] = {
+            "name": "http",
+            "protocol": "HTTP",
+            "port": 80,
+            "allowedRoutes": {"namespaces": {"from": "Same"}, "kinds": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute"}]},
+        }
+        if args.host:
+            listener["hostname"] = args.host
+        gateway = k8s.apiextensions.CustomResource(
+            f"{name}-gateway",
+            api_version=GATEWAY_API_VERSION,
+            kind="Gateway",
+            metadata=self.meta(name),
+            spec={"gatewayClassName": args.gateway_class_name, "listeners": [listener]},
+            opts=self.opts(depends),
+        )
+        route_spec: dict[str, Any] = {
+            "parentRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": name, "sectionName": "http"}],
+            "rules": httproute_rules(args.rules, (args.apache_service_name, args.apache_service_port), (args.wildfly_service_name, args.wildfly_service_port)),
+        }
+        if args.host:
+            route_spec["hostnames"] = [args.host]
+        k8s.apiextensions.CustomResource(
+            f"{name}-httproute", api_version=GATEWAY_API_VERSION, kind="HTTPRoute", metadata=self.meta(name), spec=route_spec, opts=self.opts([gateway, *depends])
+        )
+        address = pulumi.Output.concat("kubectl -n ", args.namespace, " get gateway ", name, " -o jsonpath='{.status.addresses[0].value}'")
+        return [name], name, address
+
+    def envoy_gateway(self) -> list[pulumi.Resource]:
+        release = k8s.helm.v3.Release(
+            f"{self.name}-envoy-gateway",
+            **chart_source(ENVOY_GATEWAY_CHART, ENVOY_GATEWAY_VERSION, self.args.controller_chart),
+            name="envoy-gateway",
+            namespace=ENVOY_GATEWAY_NAMESPACE,
+            create_namespace=True,
+            # The chart carries the Gateway API CRDs (experimental channel, which has
+            # sessionPersistence) and Envoy Gateway's own.
+            skip_crds=False,
+            opts=pulumi.ResourceOptions(parent=self.parent),
+        )
+        gateway_class = k8s.apiextensions.CustomResource(
+            f"{self.name}-gateway-class",
+            api_version=GATEWAY_API_VERSION,
+            kind="GatewayClass",
+            metadata={"name": self.args.gateway_class_name, "labels": self.labels},
+            spec={"controllerName": ENVOY_GATEWAY_CONTROLLER},
+            opts=self.opts([release]),
+        )
+        return [release, gateway_class]
+
+    def ingress_nginx(self) -> tuple[list[str], str, pulumi.Output[str]]:
+        """Two Ingresses (ingress-nginx applies affinity per Ingress): static paths by regex to
+        Apache; every other path to WildFly with the affinity cookie. With install_controller,
+        the ingress-nginx chart first."""
+        name, args = self.name, self.args
+        depends = self.ingress_nginx_controller() if args.install_controller else []
+        apache = (args.apache_service_name, args.apache_service_port)
+        wildfly = (args.wildfly_service_name, args.wildfly_service_port)
+        self.ingress("static", {NGINX + "use-regex": "true"}, args.rules.ingress_static_path, "ImplementationSpecific", apache, depends)
+        self.ingress("dynamic", affinity_annotations(args.rules), args.rules.dynamic_prefix, "Prefix", wildfly, depends)
+        address = pulumi.Output.concat("kubectl -n ", args.namespace, " get ingress ", name, "-dynamic -o jsonpath='{.status.loadBalancer.ingress[0]}'")
+        return [f"{name}-static", f"{name}-dynamic"], "", address
+
+    def ingress_nginx_controller(self) -> list[pulumi.Resource]:
+        release = k8s.helm.v3.Release(
+            f"{self.name}-ingress-nginx",
+            **chart_source(INGRESS_NGINX_CHART, INGRESS_NGINX_VERSION, self.args.controller_chart, INGRESS_NGINX_REPO),
+            name="ingress-nginx",
+            namespace=INGRESS_NGINX_NAMESPACE,
+            create_namespace=True,
+            values={
+                "controller": {
+                    "ingressClass": self.args.ingress_class_name,
+                    "ingressClassResource": {"name": self.args.ingress_class_name, "default": False},
+                    # kind has no load balancer: reach the controller through node ports.
+                    "service": {"type": "NodePort"},
+                    "allowSnippetAnnotations": False,
+                }
+            },
+            opts=pulumi.ResourceOptions(parent=self.parent),
+        )
+        return [release]
+
+    def ingress(self, suffix: str, annotations: dict[str, str], path: str, path_type: str, backend: tuple, depends: list[pulumi.Resource]) -> None:
+        service = {"name": backend[0], "port": {"number": backend[1]}}
+        rule: dict[str, Any] = {"http": {"paths": [{"path": path, "pathType": path_type, "backend": {"service": service}}]}}
+        if self.args.host:
+            rule["host"] = self.args.host
+        k8s.networking.v1.Ingress(
+            f"{self.name}-{suffix}",
+            metadata=self.meta(f"{self.name}-{suffix}", annotations),
+            spec={"ingressClassName": self.args.ingress_class_name, "rules": [rule]},
+            opts=self.opts(depends),
         )

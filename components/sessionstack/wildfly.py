@@ -27,6 +27,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from sessionstack import k8s_common, validation
+from sessionstack.children import Children
 from sessionstack.session_store import SessionStore
 from sessionstack.wildfly_config import (
     DEMO_APP_DIR,
@@ -150,225 +151,41 @@ class WildflyCluster(pulumi.ComponentResource):
     def __init__(self, name: str, args: WildflyClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         k8s_common.validate_component_name("WildflyCluster", name)
         super().__init__("sessionstack:wildfly:WildflyCluster", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        clustered = args.session_backend is SessionBackend.INFINISPAN
-        kube_ping = clustered and args.discovery is Discovery.KUBE_PING
         selector = k8s_common.selector_labels("wildfly", name, "was")
         labels = k8s_common.standard_labels("wildfly", name, "was", k8s_common.image_tag(args.image))
-        pod_labels = {**labels, SESSION_HOLDING_LABEL: "true"}
-        if not clustered:
-            pod_labels[REDIS_CLIENT_LABEL] = "true"
+        kids = Children(self, name, args.namespace, labels, selector)
+        clustered = args.session_backend is SessionBackend.INFINISPAN
 
-        def meta(object_name: str) -> dict[str, Any]:
-            return {"name": object_name, "namespace": args.namespace, "labels": labels}
-
-        scripts = scripts_configmap_data(args.discovery, args.session_backend, args.cache_owners)
-        scripts_cm = k8s.core.v1.ConfigMap(
-            f"{name}-scripts", metadata=meta(k8s_common.content_name(f"{name}-scripts", scripts)), data=scripts, opts=child
-        )
-        demo_data = demo_app_configmap_data() if args.demo_app else {}
-        demo_cm = (
-            k8s.core.v1.ConfigMap(
-                f"{name}-demo-app", metadata=meta(k8s_common.content_name(f"{name}-demo-app", demo_data)), data=demo_data, opts=child
-            )
-            if args.demo_app
-            else None
-        )
-
-        env: list[dict[str, Any]] = [
-            {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
-            {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-            {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
-            {"name": "SESSION_BACKEND", "value": args.session_backend.value},
-            {"name": "SERVER_BASE_DIR", "value": SERVER_BASE_DIR},
-        ]
-        if args.demo_app:
-            env.append({"name": "DEMO_APP_DIR", "value": DEMO_APP_DIR})
-
-        cluster_secret_name: pulumi.Input[str] = ""
+        service_account = _discovery_identity(kids, args)
         if clustered:
-            password = random.RandomPassword(f"{name}-jgroups-password", length=32, special=False, opts=child)
-            secret = k8s.core.v1.Secret(
-                f"{name}-jgroups",
-                metadata=meta(f"{name}-jgroups"),
-                type="Opaque",
-                string_data={"password": password.result},
-                opts=child,
-            )
-            cluster_secret_name = secret.metadata.name
-            env += [
-                {"name": "JGROUPS_DISCOVERY", "value": args.discovery.value},
-                {"name": "JGROUPS_CLUSTER_PASSWORD", "valueFrom": {"secretKeyRef": {"name": secret.metadata.name, "key": "password"}}},
-            ]
-            if kube_ping:
-                env.append({"name": "KUBERNETES_LABELS", "value": kube_ping_selector(name)})
-            else:
-                env.append({"name": "JGROUPS_DNS_QUERY", "value": pulumi.Output.concat(name, "-ping.", args.namespace, ".svc.cluster.local")})
+            secret = _cluster_secret(kids)
+            env, cluster_secret_name = _cluster_env(kids, args, secret), secret.metadata.name
         else:
-            store = args.session_store
-            assert store is not None  # checked in WildflyClusterArgs
-            env += [
-                {"name": "SPRING_DATA_REDIS_HOST", "value": store.host},
-                {"name": "SPRING_DATA_REDIS_PORT", "value": store.port.apply(str)},
-                {"name": "SPRING_DATA_REDIS_SSL_ENABLED", "value": store.tls.apply(lambda t: "true" if t else "false")},
-                {"name": "SPRING_DATA_REDIS_PASSWORD", "valueFrom": {"secretKeyRef": {"name": store.password_secret_name, "key": store.password_secret_key}}},
-            ]
-
-        # KUBE_PING needs to list pods: its own ServiceAccount, a namespaced Role with get/list
-        # on pods and nothing more. Without KUBE_PING the pods never talk to the API server.
-        sa_name = f"{name}-jgroups" if kube_ping else name
-        service_account = k8s.core.v1.ServiceAccount(
-            f"{name}-sa", metadata=meta(sa_name), automount_service_account_token=kube_ping, opts=child
-        )
-        if kube_ping:
-            role = k8s.rbac.v1.Role(
-                f"{name}-pod-reader",
-                metadata=meta(f"{name}-pod-reader"),
-                rules=[{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}],
-                opts=child,
-            )
-            k8s.rbac.v1.RoleBinding(
-                f"{name}-pod-reader",
-                metadata=meta(f"{name}-pod-reader"),
-                role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role.metadata.name},
-                subjects=[{"kind": "ServiceAccount", "name": service_account.metadata.name, "namespace": args.namespace}],
-                opts=child,
-            )
-        if clustered and not kube_ping:
-            # DNS_PING resolves this headless Service; not-ready pods must be listed too, or a
-            # starting pod could never find the cluster it is waiting to join.
-            k8s.core.v1.Service(
-                f"{name}-ping",
-                metadata=meta(f"{name}-ping"),
-                spec={
-                    "clusterIP": "None",
-                    "publishNotReadyAddresses": True,
-                    "selector": selector,
-                    "ports": [{"name": "jgroups", "port": JGROUPS_PORT, "targetPort": "jgroups"}],
-                },
-                opts=child,
-            )
-
-        ports = [
-            {"name": "http", "containerPort": HTTP_PORT},
-            {"name": "management", "containerPort": MANAGEMENT_PORT},
-        ]
-        if clustered:
-            ports += [{"name": "jgroups", "containerPort": JGROUPS_PORT}, {"name": "jgroups-fd", "containerPort": JGROUPS_FD_PORT}]
-
-        volumes = [
-            {"name": "scripts", "configMap": {"name": scripts_cm.metadata.name, "defaultMode": 0o555}},
-            {"name": "server", "emptyDir": {"sizeLimit": "1Gi"}},
-            {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
-        ]
-        mounts = [
-            {"name": "scripts", "mountPath": SCRIPTS_DIR, "readOnly": True},
-            {"name": "server", "mountPath": SERVER_BASE_DIR},
-            {"name": "tmp", "mountPath": "/tmp"},
-        ]
-        if demo_cm is not None:
-            volumes.append({"name": "demo-app", "configMap": {"name": demo_cm.metadata.name, "items": demo_app_items()}})
-            mounts.append({"name": "demo-app", "mountPath": DEMO_APP_DIR, "readOnly": True})
-
-        strategy = "replicated" if clustered else "external-store"
-        container = {
-            "name": "wildfly",
-            "image": args.image,
-            "imagePullPolicy": "IfNotPresent",
-            "command": ["/bin/bash", f"{SCRIPTS_DIR}/start.sh"],
-            "args": server_args(args.session_backend),
-            "env": env,
-            "ports": ports,
-            "volumeMounts": mounts,
-            "resources": {
-                "requests": {"cpu": args.cpu_request, "memory": args.memory},
-                "limits": {"cpu": args.cpu_limit, "memory": args.memory},
-            },
-            "securityContext": k8s_common.container_security_context(),
-            # Boot runs the CLI script first: allow several minutes before liveness applies.
-            "startupProbe": {"httpGet": {"path": "/health/started", "port": "management"}, "periodSeconds": 5, "failureThreshold": 60, "timeoutSeconds": 3},
-            # Ready only once deployments are up and the server is not suspended (on SIGTERM
-            # it suspends first, so it leaves the endpoints before it stops taking requests).
-            "readinessProbe": {"httpGet": {"path": "/health/ready", "port": "management"}, "periodSeconds": 5, "failureThreshold": 2, "timeoutSeconds": 3},
-            "livenessProbe": {"httpGet": {"path": "/health/live", "port": "management"}, "periodSeconds": 10, "failureThreshold": 3, "timeoutSeconds": 5},
-            "lifecycle": {"preStop": {"exec": {"command": ["/bin/sh", "-c", f"sleep {args.prestop_sleep_seconds}"]}}},
-        }
-        checksum = k8s_common.content_hash(scripts, demo_data)
-        deployment = k8s.apps.v1.Deployment(
-            f"{name}-deployment",
-            metadata=meta(name),
-            spec={
-                "replicas": args.replicas,
-                "selector": {"matchLabels": selector},
-                # Never below the desired count: a new pod must be ready (and have received its
-                # share of sessions) before an old one is asked to leave.
-                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
-                "minReadySeconds": 10,
-                "revisionHistoryLimit": 5,
-                "template": {
-                    "metadata": {
-                        "labels": pod_labels,
-                        "annotations": {SESSION_STRATEGY_ANNOTATION: strategy, "sessionstack.io/config-checksum": checksum},
-                    },
-                    "spec": {
-                        "serviceAccountName": service_account.metadata.name,
-                        "automountServiceAccountToken": kube_ping,
-                        # preStop, then the SIGTERM suspend, then leaving the cluster and stopping.
-                        "terminationGracePeriodSeconds": args.prestop_sleep_seconds + SUSPEND_TIMEOUT_SECONDS + 20,
-                        "securityContext": k8s_common.pod_security_context(WILDFLY_UID),
-                        "topologySpreadConstraints": k8s_common.spread_constraints(args.spread_topology_keys, selector),
-                        "containers": [container],
-                        "volumes": volumes,
-                    },
-                },
-            },
-            # The HPA owns the replica count once the Deployment exists.
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["spec.replicas"]),
-        )
-        service = k8s.core.v1.Service(
-            f"{name}-http",
-            metadata=meta(name),
-            spec={"type": "ClusterIP", "selector": selector, "ports": [{"name": "http", "port": HTTP_PORT, "targetPort": "http"}]},
-            opts=child,
-        )
+            env, cluster_secret_name = _session_store_env(args), pulumi.Output.from_input("")
+        deployment = _deployment(kids, args, env, service_account)
+        service = kids.service("http", [{"name": "http", "port": HTTP_PORT, "targetPort": "http"}], type="ClusterIP")
         # One voluntary disruption at a time: with two owners per session, losing two pods at
         # once could lose the sessions they both owned.
-        k8s.policy.v1.PodDisruptionBudget(
-            f"{name}-pdb", metadata=meta(name), spec={"maxUnavailable": 1, "selector": {"matchLabels": selector}}, opts=child
-        )
-        k8s.autoscaling.v2.HorizontalPodAutoscaler(
-            f"{name}-hpa",
-            metadata=meta(name),
-            # Scale down one pod per two minutes, after five calm minutes: the cache needs time to
-            # re-replicate the leaving pod's sessions to their new second owner.
-            spec=k8s_common.cpu_autoscaler_spec(
-                deployment.metadata.name,
-                args.replicas,
-                args.max_replicas,
-                args.cpu_target_utilization,
-                {
-                    "scaleDown": {"stabilizationWindowSeconds": 300, "policies": [{"type": "Pods", "value": 1, "periodSeconds": 120}]},
-                    "scaleUp": {"stabilizationWindowSeconds": 0, "policies": [{"type": "Pods", "value": 2, "periodSeconds": 60}]},
-                },
-            ),
-            opts=child,
-        )
-        k8s.networking.v1.NetworkPolicy(
-            f"{name}-netpol",
-            metadata=meta(name),
-            spec={
-                "podSelector": {"matchLabels": selector},
-                "policyTypes": ["Ingress"],
-                "ingress": _ingress_rules(selector, clustered, args.http_from),
+        kids.disruption_budget(maxUnavailable=1)
+        # Scale down one pod per two minutes, after five calm minutes: the cache needs time to
+        # re-replicate the leaving pod's sessions to their new second owner.
+        kids.cpu_autoscaler(
+            deployment,
+            args.replicas,
+            args.max_replicas,
+            args.cpu_target_utilization,
+            {
+                "scaleDown": {"stabilizationWindowSeconds": 300, "policies": [{"type": "Pods", "value": 1, "periodSeconds": 120}]},
+                "scaleUp": {"stabilizationWindowSeconds": 0, "policies": [{"type": "Pods", "value": 2, "periodSeconds": 60}]},
             },
-            opts=child,
         )
+        kids.ingress_policy(_ingress_rules(selector, clustered, args.http_from))
 
         self.http_service_name = service.metadata.name
         self.http_port = pulumi.Output.from_input(HTTP_PORT)
         self.deployment_name = deployment.metadata.name
         self.service_account_name = service_account.metadata.name
-        self.cluster_secret_name = pulumi.Output.from_input(cluster_secret_name)
+        self.cluster_secret_name = cluster_secret_name
         self.demo_path = pulumi.Output.from_input(DEMO_CONTEXT_PATH if args.demo_app else "")
         self.pod_labels = pulumi.Output.from_input(selector)
         self.register_outputs(
@@ -382,6 +199,169 @@ class WildflyCluster(pulumi.ComponentResource):
                 "pod_labels": self.pod_labels,
             }
         )
+
+
+def _uses_kube_ping(args: WildflyClusterArgs) -> bool:
+    return args.session_backend is SessionBackend.INFINISPAN and args.discovery is Discovery.KUBE_PING
+
+
+def _discovery_identity(kids: Children, args: WildflyClusterArgs) -> k8s.core.v1.ServiceAccount:
+    """The pods' ServiceAccount, and what discovery needs from the cluster (seeds 000/002).
+
+    KUBE_PING lists pods: its own ServiceAccount and a namespaced Role with get/list on pods and
+    nothing more (the default ServiceAccount gets 403 and every pod stays a singleton). DNS_PING
+    resolves a headless Service instead, and the pods never talk to the API server."""
+    kube_ping = _uses_kube_ping(args)
+    name = kids.name
+    service_account = k8s.core.v1.ServiceAccount(
+        f"{name}-sa", metadata=kids.meta(f"{name}-jgroups" if kube_ping else name), automount_service_account_token=kube_ping, opts=kids.opts
+    )
+    if kube_ping:
+        role = k8s.rbac.v1.Role(
+            f"{name}-pod-reader",
+            metadata=kids.meta(f"{name}-pod-reader"),
+            rules=[{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}],
+            opts=kids.opts,
+        )
+        k8s.rbac.v1.RoleBinding(
+            f"{name}-pod-reader",
+            metadata=kids.meta(f"{name}-pod-reader"),
+            role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role.metadata.name},
+            subjects=[{"kind": "ServiceAccount", "name": service_account.metadata.name, "namespace": args.namespace}],
+            opts=kids.opts,
+        )
+    elif args.session_backend is SessionBackend.INFINISPAN:
+        # Not-ready pods must be listed too, or a starting pod could never find the cluster it is
+        # waiting to join.
+        kids.service(
+            "ping", [{"name": "jgroups", "port": JGROUPS_PORT, "targetPort": "jgroups"}], f"{name}-ping", clusterIP="None", publishNotReadyAddresses=True
+        )
+    return service_account
+
+
+def _cluster_secret(kids: Children) -> k8s.core.v1.Secret:
+    """The JGroups AUTH shared secret (generated): pods without it cannot join the cluster."""
+    password = random.RandomPassword(f"{kids.name}-jgroups-password", length=32, special=False, opts=kids.opts)
+    return k8s.core.v1.Secret(
+        f"{kids.name}-jgroups", metadata=kids.meta(f"{kids.name}-jgroups"), type="Opaque", string_data={"password": password.result}, opts=kids.opts
+    )
+
+
+def _cluster_env(kids: Children, args: WildflyClusterArgs, secret: k8s.core.v1.Secret) -> list[dict[str, Any]]:
+    """What start.sh needs to join the cluster: the discovery, its query and the shared secret."""
+    env = [
+        {"name": "JGROUPS_DISCOVERY", "value": args.discovery.value},
+        {"name": "JGROUPS_CLUSTER_PASSWORD", "valueFrom": {"secretKeyRef": {"name": secret.metadata.name, "key": "password"}}},
+    ]
+    if _uses_kube_ping(args):
+        env.append({"name": "KUBERNETES_LABELS", "value": kube_ping_selector(kids.name)})
+    else:
+        env.append({"name": "JGROUPS_DNS_QUERY", "value": pulumi.Output.concat(kids.name, "-ping.", args.namespace, ".svc.cluster.local")})
+    return env
+
+
+def _session_store_env(args: WildflyClusterArgs) -> list[dict[str, Any]]:
+    """Spring Data Redis settings of the application, from the session store's outputs."""
+    store = args.session_store
+    assert store is not None  # checked in WildflyClusterArgs
+    return [
+        {"name": "SPRING_DATA_REDIS_HOST", "value": store.host},
+        {"name": "SPRING_DATA_REDIS_PORT", "value": store.port.apply(str)},
+        {"name": "SPRING_DATA_REDIS_SSL_ENABLED", "value": store.tls.apply(lambda t: "true" if t else "false")},
+        {"name": "SPRING_DATA_REDIS_PASSWORD", "valueFrom": {"secretKeyRef": {"name": store.password_secret_name, "key": store.password_secret_key}}},
+    ]
+
+
+def _deployment(
+    kids: Children, args: WildflyClusterArgs, backend_env: list[dict[str, Any]], service_account: k8s.core.v1.ServiceAccount
+) -> k8s.apps.v1.Deployment:
+    """The WildFly pods: the mounted scripts (and demo app), rolled one pod at a time."""
+    scripts = scripts_configmap_data(args.discovery, args.session_backend, args.cache_owners)
+    volumes = [
+        {"name": "scripts", "configMap": {"name": kids.config_map("scripts", scripts).metadata.name, "defaultMode": 0o555}},
+        {"name": "server", "emptyDir": {"sizeLimit": "1Gi"}},
+        {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
+    ]
+    demo_data = demo_app_configmap_data() if args.demo_app else {}
+    if args.demo_app:
+        volumes.append({"name": "demo-app", "configMap": {"name": kids.config_map("demo-app", demo_data).metadata.name, "items": demo_app_items()}})
+    clustered = args.session_backend is SessionBackend.INFINISPAN
+    pod_labels = {**kids.labels, SESSION_HOLDING_LABEL: "true", **({} if clustered else {REDIS_CLIENT_LABEL: "true"})}
+    annotations = {
+        SESSION_STRATEGY_ANNOTATION: "replicated" if clustered else "external-store",
+        "sessionstack.io/config-checksum": k8s_common.content_hash(scripts, demo_data),
+    }
+    kube_ping = _uses_kube_ping(args)
+    return k8s.apps.v1.Deployment(
+        f"{kids.name}-deployment",
+        metadata=kids.meta(),
+        spec={
+            "replicas": args.replicas,
+            "selector": {"matchLabels": dict(kids.selector)},
+            # Never below the desired count: a new pod must be ready (and have received its
+            # share of sessions) before an old one is asked to leave.
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+            "minReadySeconds": 10,
+            "revisionHistoryLimit": 5,
+            "template": {
+                "metadata": {"labels": pod_labels, "annotations": annotations},
+                "spec": {
+                    "serviceAccountName": service_account.metadata.name,
+                    "automountServiceAccountToken": kube_ping,
+                    # preStop, then the SIGTERM suspend, then leaving the cluster and stopping.
+                    "terminationGracePeriodSeconds": args.prestop_sleep_seconds + SUSPEND_TIMEOUT_SECONDS + 20,
+                    "securityContext": k8s_common.pod_security_context(WILDFLY_UID),
+                    "topologySpreadConstraints": k8s_common.spread_constraints(args.spread_topology_keys, kids.selector),
+                    "containers": [wildfly_container(args, backend_env)],
+                    "volumes": volumes,
+                },
+            },
+        },
+        # The HPA owns the replica count once the Deployment exists.
+        opts=pulumi.ResourceOptions(parent=kids.parent, ignore_changes=["spec.replicas"]),
+    )
+
+
+def wildfly_container(args: WildflyClusterArgs, backend_env: list[dict[str, Any]]) -> dict[str, Any]:
+    """The WildFly container: start.sh runs the mounted CLI script, then the server; probes on
+    the management port; a preStop delay before the SIGTERM suspend."""
+    env: list[dict[str, Any]] = [
+        {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+        {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+        {"name": "SESSION_BACKEND", "value": args.session_backend.value},
+        {"name": "SERVER_BASE_DIR", "value": SERVER_BASE_DIR},
+    ]
+    mounts = [
+        {"name": "scripts", "mountPath": SCRIPTS_DIR, "readOnly": True},
+        {"name": "server", "mountPath": SERVER_BASE_DIR},
+        {"name": "tmp", "mountPath": "/tmp"},
+    ]
+    if args.demo_app:
+        env.append({"name": "DEMO_APP_DIR", "value": DEMO_APP_DIR})
+        mounts.append({"name": "demo-app", "mountPath": DEMO_APP_DIR, "readOnly": True})
+    ports = [{"name": "http", "containerPort": HTTP_PORT}, {"name": "management", "containerPort": MANAGEMENT_PORT}]
+    if args.session_backend is SessionBackend.INFINISPAN:
+        ports += [{"name": "jgroups", "containerPort": JGROUPS_PORT}, {"name": "jgroups-fd", "containerPort": JGROUPS_FD_PORT}]
+    return {
+        "name": "wildfly",
+        "image": args.image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["/bin/bash", f"{SCRIPTS_DIR}/start.sh"],
+        "args": server_args(args.session_backend),
+        "env": env + backend_env,
+        "ports": ports,
+        "volumeMounts": mounts,
+        "resources": k8s_common.resources(args.cpu_request, args.cpu_limit, args.memory),
+        "securityContext": k8s_common.container_security_context(),
+        # Boot runs the CLI script first: allow several minutes before liveness applies.
+        "startupProbe": {"httpGet": {"path": "/health/started", "port": "management"}, "periodSeconds": 5, "failureThreshold": 60, "timeoutSeconds": 3},
+        # Ready only once deployments are up and the server is not suspended (on SIGTERM
+        # it suspends first, so it leaves the endpoints before it stops taking requests).
+        "readinessProbe": {"httpGet": {"path": "/health/ready", "port": "management"}, "periodSeconds": 5, "failureThreshold": 2, "timeoutSeconds": 3},
+        "livenessProbe": {"httpGet": {"path": "/health/live", "port": "management"}, "periodSeconds": 10, "failureThreshold": 3, "timeoutSeconds": 5},
+        "lifecycle": {"preStop": {"exec": {"command": ["/bin/sh", "-c", f"sleep {args.prestop_sleep_seconds}"]}}},
+    }
 
 
 def _ingress_rules(selector: dict[str, str], clustered: bool, http_from: tuple[Mapping[str, Any], ...]) -> list[dict[str, Any]]:

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import re
-from pathlib import Path
+
+from sessionstack import templating
 
 WILDFLY_VERSION = "39.0.1.Final"
 WILDFLY_IMAGE = "quay.io/wildfly/wildfly:39.0.1.Final-jdk21"
@@ -51,8 +51,7 @@ TERMINATION_GRACE_SECONDS = PRESTOP_SLEEP_SECONDS + SUSPEND_TIMEOUT_SECONDS + 20
 FD_ALL3_TIMEOUT_MS = 10_000
 FD_ALL3_INTERVAL_MS = 2_000
 
-TEMPLATES_DIR = Path(__file__).resolve().parent / "templates" / "wildfly"
-_DEMO_APP_TEMPLATE_DIR = TEMPLATES_DIR / "demo-app"
+_DEMO_APP_TEMPLATE_DIR = templating.TEMPLATES_DIR / "wildfly" / "demo-app"
 
 
 class Discovery(str, enum.Enum):
@@ -82,19 +81,7 @@ _AUTH_INDEX = 8  # directly below pbcast.GMS -> ..., UNICAST4, AUTH, pbcast.GMS,
 
 
 def _template(name: str) -> str:
-    return (TEMPLATES_DIR / name).read_text(encoding="utf-8")
-
-
-_PLACEHOLDER = re.compile(r"@[A-Z][A-Z0-9_]*@")
-
-
-def _fill(text: str, values: dict[str, object]) -> str:
-    for key, value in values.items():
-        text = text.replace(f"@{key}@", str(value))
-    leftover = _PLACEHOLDER.search(text)
-    if leftover:
-        raise ValueError(f"unfilled template placeholder {leftover.group(0)}")
-    return text
+    return templating.read("wildfly", name)
 
 
 def configure_cli(discovery: Discovery, backend: SessionBackend, cache_owners: int = 2) -> str:
@@ -107,15 +94,13 @@ def configure_cli(discovery: Discovery, backend: SessionBackend, cache_owners: i
     """
     discovery = Discovery(discovery)
     backend = SessionBackend(backend)
-    if isinstance(cache_owners, bool) or not isinstance(cache_owners, int) or cache_owners < 1:
-        raise ValueError(f"cache_owners must be an integer >= 1, got {cache_owners!r}")
     if backend is SessionBackend.REDIS:
         return _template("configure-redis.cli")
-    discovery_cli = _fill(
+    discovery_cli = templating.fill(
         _template(f"discovery-{discovery.value}.cli"),
         {"DISCOVERY_INDEX": _DISCOVERY_INDEX},
     ).rstrip("\n")
-    return _fill(
+    return templating.fill(
         _template("configure-infinispan.cli"),
         {
             "DISCOVERY": discovery_cli,
@@ -131,7 +116,7 @@ def configure_cli(discovery: Discovery, backend: SessionBackend, cache_owners: i
 
 def start_script() -> str:
     """Content of start.sh, the container entrypoint (``/bin/bash <SCRIPTS_DIR>/start.sh``)."""
-    return _fill(_template("start.sh"), {"SUSPEND_TIMEOUT_SECONDS": SUSPEND_TIMEOUT_SECONDS})
+    return templating.fill(_template("start.sh"), {"SUSPEND_TIMEOUT_SECONDS": SUSPEND_TIMEOUT_SECONDS})
 
 
 def server_config_file(backend: SessionBackend) -> str:
