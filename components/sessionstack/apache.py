@@ -131,29 +131,19 @@ def _deployment(kids: Children, args: ApacheStaticTierArgs) -> k8s.apps.v1.Deplo
         {"name": "site", "configMap": {"name": kids.config_map("site", configmap_data(site)).metadata.name, "items": configmap_items(site)}},
         {"name": "run", "emptyDir": {"sizeLimit": "16Mi"}},
     ]
-    return k8s.apps.v1.Deployment(
-        f"{kids.name}-deployment",
-        metadata=kids.meta(),
-        spec={
-            "replicas": args.replicas,
-            "selector": {"matchLabels": dict(kids.selector)},
-            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
-            "revisionHistoryLimit": 5,
-            "template": {
-                "metadata": {"labels": dict(kids.labels), "annotations": {"sessionstack.io/config-checksum": k8s_common.content_hash(conf, site)}},
-                "spec": {
-                    "automountServiceAccountToken": False,
-                    "enableServiceLinks": False,
-                    "terminationGracePeriodSeconds": 30,
-                    "securityContext": k8s_common.pod_security_context(APACHE_UID),
-                    "topologySpreadConstraints": k8s_common.spread_constraints(args.spread_topology_keys, kids.selector),
-                    "containers": [_httpd_container(args)],
-                    "volumes": volumes,
-                },
-            },
+    return kids.scaled_deployment(
+        args.replicas,
+        kids.labels,
+        {"sessionstack.io/config-checksum": k8s_common.content_hash(conf, site)},
+        {
+            "automountServiceAccountToken": False,
+            "enableServiceLinks": False,
+            "terminationGracePeriodSeconds": 30,
+            "securityContext": k8s_common.pod_security_context(APACHE_UID),
+            "topologySpreadConstraints": k8s_common.spread_constraints(args.spread_topology_keys, kids.selector),
+            "containers": [_httpd_container(args)],
+            "volumes": volumes,
         },
-        # The HPA owns the replica count once the Deployment exists.
-        opts=pulumi.ResourceOptions(parent=kids.parent, ignore_changes=["spec.replicas"]),
     )
 
 

@@ -46,6 +46,27 @@ class Children:
         base = f"{self.name}-{role}"
         return k8s.core.v1.ConfigMap(base, metadata=self.meta(k8s_common.content_name(base, data)), data=dict(data), opts=self.opts)
 
+    def scaled_deployment(
+        self, replicas: int, pod_labels: Mapping[str, str], annotations: Mapping[str, str], pod_spec: dict[str, Any], **spec: Any
+    ) -> k8s.apps.v1.Deployment:
+        """Deployment ``<name>`` whose replica count an HPA owns after creation (Pulumi ignores
+        later changes of ``replicas``), rolled one new pod at a time and never below the desired
+        count: a new pod is ready before an old one is asked to leave. ``spec`` adds e.g.
+        ``minReadySeconds``."""
+        return k8s.apps.v1.Deployment(
+            f"{self.name}-deployment",
+            metadata=self.meta(),
+            spec={
+                **spec,
+                "replicas": replicas,
+                "selector": {"matchLabels": dict(self.selector)},
+                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+                "revisionHistoryLimit": 5,
+                "template": {"metadata": {"labels": dict(pod_labels), "annotations": dict(annotations)}, "spec": pod_spec},
+            },
+            opts=pulumi.ResourceOptions(parent=self.parent, ignore_changes=["spec.replicas"]),
+        )
+
     def service(self, role: str, ports: list[dict[str, Any]], object_name: str | None = None, **spec: Any) -> k8s.core.v1.Service:
         """Service selecting this component's pods; ``spec`` adds e.g. ``type`` or ``clusterIP``."""
         return k8s.core.v1.Service(

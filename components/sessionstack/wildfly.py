@@ -291,38 +291,28 @@ def _deployment(
         SESSION_STRATEGY_ANNOTATION: "replicated" if clustered else "external-store",
         "sessionstack.io/config-checksum": k8s_common.content_hash(scripts, demo_data),
     }
-    kube_ping = _uses_kube_ping(args)
-    return k8s.apps.v1.Deployment(
-        f"{kids.name}-deployment",
-        metadata=kids.meta(),
-        spec={
-            "replicas": args.replicas,
-            "selector": {"matchLabels": dict(kids.selector)},
-            # Never below the desired count: a new pod must be ready (and have received its
-            # share of sessions) before an old one is asked to leave.
-            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
-            "minReadySeconds": 10,
-            "revisionHistoryLimit": 5,
-            "template": {
-                "metadata": {"labels": pod_labels, "annotations": annotations},
-                "spec": {
-                    "serviceAccountName": service_account.metadata.name,
-                    "automountServiceAccountToken": kube_ping,
-                    # preStop, then the SIGTERM suspend, then leaving the cluster and stopping.
-                    "terminationGracePeriodSeconds": args.prestop_sleep_seconds + SUSPEND_TIMEOUT_SECONDS + 20,
-                    "securityContext": k8s_common.pod_security_context(WILDFLY_UID),
-                    "topologySpreadConstraints": k8s_common.spread_constraints(args.spread_topology_keys, kids.selector),
-                    "containers": [wildfly_container(args, backend_env)],
-                    "volumes": volumes,
-                },
-            },
+    # A new pod must be ready (and have received its share of sessions) before an old one is
+    # asked to leave, and stay ready for 10 s (a pod that fails right after joining is not
+    # counted as available).
+    return kids.scaled_deployment(
+        args.replicas,
+        pod_labels,
+        annotations,
+        {
+            "serviceAccountName": service_account.metadata.name,
+            "automountServiceAccountToken": _uses_kube_ping(args),
+            # preStop, then the SIGTERM suspend, then leaving the cluster and stopping.
+            "terminationGracePeriodSeconds": args.prestop_sleep_seconds + SUSPEND_TIMEOUT_SECONDS + 20,
+            "securityContext": k8s_common.pod_security_context(WILDFLY_UID),
+            "topologySpreadConstraints": k8s_common.spread_constraints(args.spread_topology_keys, kids.selector),
+            "containers": [_wildfly_container(args, backend_env)],
+            "volumes": volumes,
         },
-        # The HPA owns the replica count once the Deployment exists.
-        opts=pulumi.ResourceOptions(parent=kids.parent, ignore_changes=["spec.replicas"]),
+        minReadySeconds=10,
     )
 
 
-def wildfly_container(args: WildflyClusterArgs, backend_env: list[dict[str, Any]]) -> dict[str, Any]:
+def _wildfly_container(args: WildflyClusterArgs, backend_env: list[dict[str, Any]]) -> dict[str, Any]:
     """The WildFly container: start.sh runs the mounted CLI script, then the server; probes on
     the management port; a preStop delay before the SIGTERM suspend."""
     env: list[dict[str, Any]] = [
