@@ -14,8 +14,8 @@ _PACK_DIR = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _PACK_DIR]
 sys.path.insert(0, str(_PACK_DIR.parent))
 
-from policy.analyzer import serve  # noqa: E402
-from policy.pack import DESCRIPTION, PACK_NAME, build_policies, environment_stack, is_production  # noqa: E402
+from pulumi_policy import PolicyPack  # noqa: E402
 
-# Defaults from the environment the engine may set; the engine's ConfigureStack call refines them.
-serve(PACK_NAME, build_policies(is_production(*environment_stack())), DESCRIPTION)
+from policy.pack import DEFAULT_ENFORCEMENT, DESCRIPTION, PACK_NAME, build_policies  # noqa: E402
+
+PolicyPack(name=PACK_NAME, enforcement_level=DEFAULT_ENFORCEMENT, policies=build_policies(), description=DESCRIPTION)

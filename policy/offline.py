@@ -42,9 +42,8 @@ from policy.pack import (
     CONFIG_DIR,
     PACK_NAME,
     PolicyConfigError,
+    DEFAULT_ENFORCEMENT,
     build_policies,
-    default_enforcement,
-    is_production,
     load_config_file,
     resolve_config,
 )
@@ -172,14 +171,12 @@ def evaluate(
     items: Sequence[Declared],
     stack: str,
     config_file: Path | None = None,
-    production: bool | None = None,
 ) -> Report:
-    """Every policy of the pack on ``items``, with the levels of ``config_file`` (or the defaults)."""
-    if production is None:
-        production = is_production(stack)
-    policies = build_policies(production)
+    """Every policy of the pack on ``items``, with the levels of ``config_file`` (or the pack's
+    strict defaults)."""
+    policies = build_policies()
     config = load_config_file(config_file) if config_file else None
-    resolved = resolve_config(policies, default_enforcement(production), config)
+    resolved = resolve_config(policies, DEFAULT_ENFORCEMENT, config)
     report = Report(
         stack=stack,
         resources=len(items),
@@ -248,7 +245,7 @@ def evaluate_stack(
     run = mockrun.run_program(stack, stack_config, program=main_program)
     items = declared_from_run(run)
     config_file = config_file if config_file is not None else default_config_file(stack)
-    return evaluate(items, stack, config_file, production=is_production(stack, stack_config))
+    return evaluate(items, stack, config_file)
 
 
 def render(report: Report) -> str:

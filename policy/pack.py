@@ -1,21 +1,22 @@
-"""The pack's policies, their default enforcement per stack, and policy config as the engine
-resolves it.
+"""The pack's policies, their default enforcement, and policy config as the engine resolves it.
 
-Enforcement per stack. Each stack can pass its own config file to the engine
-(``pulumi preview --policy-pack policy --policy-pack-config policy/config/<stack>.json``); the
-offline runner reads the same file. Without a file the defaults follow the stack the engine runs
-the pack for (the ConfigureStack call, or env PULUMI_STACK/PULUMI_CONFIG from older engines):
-production stacks (named ``eks``, ``prod``, ``production``, ``prod-*``, or with
-``sessionstack:platform: eks``) get ``mandatory`` and the HA minimums, every other stack
-``advisory``. ``session-affinity-is-not-failover`` is advisory unless a config file raises it.
+The pack is strict by default: every policy ``mandatory`` (except ALWAYS_ADVISORY) and
+``ha-minimums`` with ``production: true``, whatever the stack. A stack relaxes that with its own
+config file (``pulumi preview --policy-pack policy --policy-pack-config
+policy/config/<stack>.json``; the offline runner reads the same file): local and dev are advisory,
+cluster is mandatory without the production HA minimums. A stack without a file fails closed.
+
+Why not defaults that follow the stack's name: the engine (pulumi 3.259) tells a pack started
+through a language host its stack only in the ConfigureStack call, which pulumi-policy 1.21
+does not expose, so a pack would have to serve pulumi-policy's private analyzer class to learn it
+(this project did so until 1.2.0); and a name rule (eks, prod-*) misses the production stack
+that is named otherwise.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -32,38 +33,17 @@ PACK_NAME = "sessionstack-sessions"
 DESCRIPTION = "Catches the mistakes that lose HTTP sessions when session-holding apps move to Kubernetes and AWS."
 PACK_DIR = Path(__file__).resolve().parent
 CONFIG_DIR = PACK_DIR / "config"
-_PRODUCTION_STACK = re.compile(r"^(eks|prod|production)([-_.].*)?$")
-
-
-def is_production(stack: str | None, project_config: Mapping[str, Any] | None = None) -> bool:
-    """Whether a stack gets mandatory enforcement and the HA minimums by default."""
-    if project_config and project_config.get("sessionstack:platform") == "eks":
-        return True
-    name = (stack or "").rsplit("/", 1)[-1]
-    return bool(_PRODUCTION_STACK.match(name))
-
-
-def default_enforcement(production: bool) -> EnforcementLevel:
-    return EnforcementLevel.MANDATORY if production else EnforcementLevel.ADVISORY
-
-
-def environment_stack() -> tuple[str | None, dict[str, Any]]:
-    """The stack name and project config the engine passes to a policy pack process."""
-    try:
-        config = json.loads(os.environ.get("PULUMI_CONFIG") or "{}")
-    except ValueError:
-        config = {}
-    return os.environ.get("PULUMI_STACK"), config if isinstance(config, dict) else {}
-
+DEFAULT_ENFORCEMENT = EnforcementLevel.MANDATORY
+"""The pack's level for every policy without its own (all but ALWAYS_ADVISORY)."""
 
 ALWAYS_ADVISORY = frozenset({"session-affinity-is-not-failover", "web-sessions-without-file-store"})
-"""Policies whose default level does not follow the stack (a config file can still raise them)."""
+"""Policies that are advisory by default (a config file can still raise them)."""
 
 
-def build_policies(production: bool) -> list[Policy]:
-    """Every policy of the pack, in README order, with the default levels of such a stack.
+def build_policies() -> list[Policy]:
+    """Every policy of the pack, in README order, with the pack's (strict) default levels.
 
-    Fresh objects each call: the levels and the ha-minimums schema default belong to one stack.
+    Fresh objects each call, so that a caller that changes a level changes only its own copy.
     """
     policies: list[Policy] = [
         copy.copy(p)
@@ -79,19 +59,12 @@ def build_policies(production: bool) -> list[Policy]:
             elasticache_auth_and_tls,
             statefulset_headless_service,
             images_are_pinned,
+            ha_minimums,
         )
     ]
-    policies.append(ha_minimums(production))
-    apply_stack_defaults(policies, production)
-    return policies
-
-
-def apply_stack_defaults(policies: list[Policy], production: bool) -> None:
-    """Sets each policy's default level (and the production default) for a (non-)production stack."""
     for policy in policies:
-        policy.enforcement_level = EnforcementLevel.ADVISORY if policy.name in ALWAYS_ADVISORY else default_enforcement(production)
-        if policy.config_schema is not None and "production" in policy.config_schema.properties:
-            policy.config_schema.properties["production"]["default"] = production
+        policy.enforcement_level = EnforcementLevel.ADVISORY if policy.name in ALWAYS_ADVISORY else DEFAULT_ENFORCEMENT
+    return policies
 
 
 # --------------------------------------------------------------------------------------------

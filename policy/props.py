@@ -24,8 +24,21 @@ from pulumi_policy.proxy import (
     UnknownValueError,
 )
 
-# `args.not_applicable()` raises this; the engine's analyzer and our offline runner catch it.
-from pulumi_policy.policy import _NotApplicableError as NotApplicable  # noqa: F401 (re-export)
+from pulumi_policy import StackValidationArgs
+
+
+def _not_applicable_error() -> type[Exception]:
+    """The exception ``args.not_applicable()`` raises (a private class of pulumi-policy), learnt
+    through that public call: the engine's analyzer catches it, and so do our offline runner and
+    the rule tests."""
+    try:
+        StackValidationArgs([]).not_applicable("probe")
+    except Exception as exc:  # noqa: BLE001 - whatever the class is, it is the one we want
+        return type(exc)
+    raise AssertionError("StackValidationArgs.not_applicable() returned instead of raising")
+
+
+NotApplicable = _not_applicable_error()
 
 _UNKNOWN_SENTINELS = frozenset(
     {

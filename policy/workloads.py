@@ -204,15 +204,15 @@ def ha_problems(view: StackView, workload: Workload, min_replicas: int) -> list[
     return problems
 
 
-def ha_minimums(default_production: bool) -> StackValidationPolicy:
-    """The policy; ``production`` defaults to ``default_production`` (its config schema default,
-    which the pack may change once the engine names the stack)."""
+def _ha_minimums() -> StackValidationPolicy:
+    """The policy; ``production`` defaults to true (stacks that are not production say so in
+    their policy config)."""
     schema = PolicyConfigSchema(
         properties={
             "production": {
                 "type": "boolean",
-                "default": default_production,
-                "description": "Whether the stack is production (default: true for eks/prod* stacks).",
+                "default": True,
+                "description": "Whether the stack is production (default: true; local, dev and cluster set false).",
             },
             "minReplicas": {"type": "integer", "minimum": 2, "description": "Minimum replicas (default 2)."},
         }
@@ -246,4 +246,7 @@ def ha_minimums(default_production: bool) -> StackValidationPolicy:
         config_schema=schema,
         remediation_steps=FIX_HA,
     )
+
+
+ha_minimums = _ha_minimums()
 

@@ -13,9 +13,8 @@ from policy.offline import declared_from_run, evaluate, evaluate_stack, render
 from policy.pack import (
     CONFIG_DIR,
     PolicyConfigError,
+    DEFAULT_ENFORCEMENT,
     build_policies,
-    default_enforcement,
-    is_production,
     load_config_file,
     parse_config,
     resolve_config,
@@ -80,8 +79,7 @@ def test_every_stack_has_a_policy_config_and_no_config_is_orphaned():
 
 @pytest.mark.parametrize("stack, level, production", [("local", "advisory", False), ("dev", "advisory", False), ("cluster", "mandatory", False), ("eks", "mandatory", True)])
 def test_stack_config_files(stack, level, production):
-    policies = build_policies(is_production(stack))
-    resolved = resolve_config(policies, default_enforcement(is_production(stack)), load_config_file(CONFIG_DIR / f"{stack}.json"))
+    resolved = resolve_config(build_policies(), DEFAULT_ENFORCEMENT, load_config_file(CONFIG_DIR / f"{stack}.json"))
     for name, entry in resolved.items():
         expected = "advisory" if name in ("session-affinity-is-not-failover", "web-sessions-without-file-store") else level
         assert entry.level.value == expected, name
@@ -89,20 +87,16 @@ def test_stack_config_files(stack, level, production):
 
 
 def test_resolution_order_matches_the_engine():
-    production = resolve_config(build_policies(True), EnforcementLevel.ADVISORY, None)
-    assert production["images-are-pinned"].level is EnforcementLevel.MANDATORY
-    assert production["session-affinity-is-not-failover"].level is EnforcementLevel.ADVISORY  # its own level
-    assert production["ha-minimums"].properties == {"production": True}  # schema default
-    policies = build_policies(False)
-    defaults = resolve_config(policies, EnforcementLevel.MANDATORY, None)
-    assert {r.level for r in defaults.values()} == {EnforcementLevel.ADVISORY}
-    assert defaults["ha-minimums"].properties == {"production": False}
+    defaults = resolve_config(build_policies(), DEFAULT_ENFORCEMENT, None)
+    assert defaults["images-are-pinned"].level is EnforcementLevel.MANDATORY
+    assert defaults["session-affinity-is-not-failover"].level is EnforcementLevel.ADVISORY  # its own level
+    assert defaults["ha-minimums"].properties == {"production": True}  # schema default
     config = parse_config({"all": "disabled", "images-are-pinned": "mandatory", "ha-minimums": {"minReplicas": 3}})
-    resolved = resolve_config(policies, EnforcementLevel.ADVISORY, config)
+    resolved = resolve_config(build_policies(), DEFAULT_ENFORCEMENT, config)
     assert resolved["images-are-pinned"].level is EnforcementLevel.MANDATORY
     assert resolved["session-affinity-is-not-failover"].level is EnforcementLevel.DISABLED  # "all" overrides it
     assert resolved["ha-minimums"].level is EnforcementLevel.DISABLED
-    assert resolved["ha-minimums"].properties == {"production": False, "minReplicas": 3}
+    assert resolved["ha-minimums"].properties == {"production": True, "minReplicas": 3}
 
 
 @pytest.mark.parametrize(
@@ -118,25 +112,5 @@ def test_resolution_order_matches_the_engine():
 )
 def test_invalid_config_is_refused(config, expected):
     with pytest.raises(PolicyConfigError) as err:
-        resolve_config(build_policies(True), EnforcementLevel.MANDATORY, parse_config(config))
+        resolve_config(build_policies(), DEFAULT_ENFORCEMENT, parse_config(config))
     assert expected in str(err.value)
-
-
-@pytest.mark.parametrize(
-    "stack, project_config, production",
-    [
-        ("eks", None, True),
-        ("prod", None, True),
-        ("production", None, True),
-        ("prod-eu", None, True),
-        ("acme/sessionstack/eks", None, True),
-        ("dev", None, False),
-        ("local", None, False),
-        ("staging", None, False),
-        ("producer", None, False),
-        (None, None, False),
-        ("staging", {"sessionstack:platform": "eks"}, True),
-    ],
-)
-def test_production_stacks(stack, project_config, production):
-    assert is_production(stack, project_config) is production

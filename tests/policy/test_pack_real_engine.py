@@ -116,8 +116,16 @@ def test_eks_stack_fails_preview_on_mandatory_violations(workspace):
     assert "singleton cluster" in output and "login page" in output
 
 
-def test_dev_stack_reports_advisory_and_passes(workspace):
+def test_dev_stack_fails_closed_without_its_config_file(workspace):
+    """The pack's defaults do not follow the stack's name: only a config file relaxes them."""
     result = preview(workspace, "dev")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "[mandatory]  images-are-pinned" in output and "[mandatory]  ha-minimums" in output
+
+
+def test_dev_stack_with_its_config_file_reports_advisory_and_passes(workspace):
+    result = preview(workspace, "dev", "--policy-pack-config", str(ROOT / "policy" / "config" / "dev.json"))
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "[advisory]  jgroups-advertises-pod-ip" in output and "[advisory]  sessions-need-a-strategy" in output
@@ -125,6 +133,10 @@ def test_dev_stack_reports_advisory_and_passes(workspace):
 
 
 def test_policy_pack_config_file_decides_the_level(workspace):
+    result = preview(workspace, "eks", "--policy-pack-config", str(ROOT / "policy" / "config" / "local.json"))
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "[advisory]  images-are-pinned" in output and "[mandatory]" not in output
     result = preview(workspace, "dev", "--policy-pack-config", str(ROOT / "policy" / "config" / "eks.json"))
     output = result.stdout + result.stderr
     assert result.returncode != 0, output

@@ -128,8 +128,8 @@ def ha_tier(replicas=2, pdb=None, probes=True, image="httpd:2.4.62", hpa_min=Non
     return items
 
 
-def ha(items, default_production=True, config=None):
-    return check(ha_minimums(default_production), stack_args(items, config))
+def ha(items, config=None):
+    return check(ha_minimums, stack_args(items, config))
 
 
 def test_production_tier_with_replicas_pdb_and_probes_passes():
@@ -170,9 +170,8 @@ def test_wildfly_probes_are_required_too():
 
 
 def test_config_decides_production_and_minimum():
-    assert ha(ha_tier(replicas=1), default_production=False).not_applicable
-    assert len(ha(ha_tier(replicas=1), default_production=False, config={"production": True}).violations) == 1
-    assert ha(ha_tier(replicas=1), default_production=True, config={"production": False}).not_applicable
+    assert len(ha(ha_tier(replicas=1)).violations) == 1  # production unless the config says otherwise
+    assert ha(ha_tier(replicas=1), config={"production": False}).not_applicable
     assert "replicas 2 (< 3)" in ha(ha_tier(), config={"minReplicas": 3}).text
 
 
