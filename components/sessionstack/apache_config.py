@@ -11,7 +11,6 @@ loads the modules Debian compiles in (unixd, log_config) only when they are miss
 from __future__ import annotations
 
 from sessionstack import templating
-from sessionstack.routing_rules import STATIC_EXTENSIONS
 
 # Official image, pinned to a patch release and its Debian base (never a moving tag). 2.4.71 is the
 # release Debian 12 ships as a security update (2.4.71-1~deb12u1), so the image and the apache2

@@ -19,7 +19,6 @@ performance difference (WildFly answers 404 for files it does not have), never a
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from dataclasses import dataclass
 

@@ -95,13 +95,14 @@ def test_the_package_installs_as_a_wheel_with_its_templates(example_project):
     python = example_project / ".venv" / "bin" / "python"
     probe = subprocess.run(
         [str(python), "-c", "import sessionstack, pathlib; p = pathlib.Path(sessionstack.__file__).parent; "
-         "print(sessionstack.__version__, p, (p / 'py.typed').exists(), sorted(x.name for x in (p / 'templates' / 'wildfly').iterdir()))"],
+         "print(sessionstack.__version__, p, (p / 'py.typed').exists(), sorted(str(x.relative_to(p / 'templates')) for x in (p / 'templates').rglob('*.*')))"],
         cwd="/", capture_output=True, text=True, check=True)
     version, location, typed, templates = probe.stdout.split(" ", 3)
     project = (ROOT / "components" / "pyproject.toml").read_text()
     assert f'version = "{version}"' in project
     assert "site-packages" in location, location
-    assert typed == "True" and "configure-infinispan.cli" in templates and "start.sh" in templates
+    assert typed == "True" and all(
+        f"'{t}'" in templates for t in ("wildfly/configure-infinispan.cli", "wildfly/start.sh", "apache/httpd.conf", "redis/redis.conf"))
 
 
 def test_the_real_engine_renders_the_example(example_project, tmp_path):
