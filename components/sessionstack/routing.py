@@ -295,16 +295,13 @@ class _Router:
         return [name], name, address
 
     def envoy_gateway(self) -> list[pulumi.Resource]:
-        release = k8s.helm.v3.Release(
-            f"{self.name}-envoy-gateway",
-            **chart_source(ENVOY_GATEWAY_CHART, ENVOY_GATEWAY_VERSION, self.args.controller_chart),
-            name="envoy-gateway",
-            namespace=ENVOY_GATEWAY_NAMESPACE,
-            create_namespace=True,
+        release = self.controller_release(
+            "envoy-gateway",
+            chart_source(ENVOY_GATEWAY_CHART, ENVOY_GATEWAY_VERSION, self.args.controller_chart),
+            ENVOY_GATEWAY_NAMESPACE,
             # The chart carries the Gateway API CRDs (experimental channel, which has
             # sessionPersistence) and Envoy Gateway's own.
             skip_crds=False,
-            opts=pulumi.ResourceOptions(parent=self.parent),
         )
         gateway_class = k8s.apiextensions.CustomResource(
             f"{self.name}-gateway-class",
@@ -330,12 +327,10 @@ class _Router:
         return [f"{name}-static", f"{name}-dynamic"], "", address
 
     def ingress_nginx_controller(self) -> list[pulumi.Resource]:
-        release = k8s.helm.v3.Release(
-            f"{self.name}-ingress-nginx",
-            **chart_source(INGRESS_NGINX_CHART, INGRESS_NGINX_VERSION, self.args.controller_chart, INGRESS_NGINX_REPO),
-            name="ingress-nginx",
-            namespace=INGRESS_NGINX_NAMESPACE,
-            create_namespace=True,
+        release = self.controller_release(
+            "ingress-nginx",
+            chart_source(INGRESS_NGINX_CHART, INGRESS_NGINX_VERSION, self.args.controller_chart, INGRESS_NGINX_REPO),
+            INGRESS_NGINX_NAMESPACE,
             values={
                 "controller": {
                     "ingressClass": self.args.ingress_class_name,
@@ -345,9 +340,15 @@ class _Router:
                     "allowSnippetAnnotations": False,
                 }
             },
-            opts=pulumi.ResourceOptions(parent=self.parent),
         )
         return [release]
+
+    def controller_release(self, release_name: str, chart: dict[str, Any], namespace: str, **options: Any) -> k8s.helm.v3.Release:
+        """The routing controller's Helm release ``<name>-<release_name>``, in its own namespace."""
+        return k8s.helm.v3.Release(
+            f"{self.name}-{release_name}", **chart, name=release_name, namespace=namespace, create_namespace=True,
+            opts=pulumi.ResourceOptions(parent=self.parent), **options
+        )
 
     def ingress(self, suffix: str, annotations: dict[str, str], path: str, path_type: str, backend: tuple, depends: list[pulumi.Resource]) -> None:
         service = {"name": backend[0], "port": {"number": backend[1]}}
