@@ -22,6 +22,7 @@ for extra in (HERE, HERE.parent / "engine"):
     if str(extra) not in sys.path:
         sys.path.insert(0, str(extra))
 
+from deployments import Deployed, deploy, destroy_if_left  # noqa: E402
 from engine_support import build_engine  # noqa: E402
 from kube import CLUSTER_TOOLS, STATE, Cluster  # noqa: E402
 from onenode import host  # noqa: E402
@@ -93,3 +94,13 @@ def engine_bin() -> Path:
         return build_engine()
     except RuntimeError as exc:
         pytest.fail(str(exc))
+
+
+@pytest.fixture(scope="session")
+def cluster_stack(cluster, engine_bin: Path, tmp_path_factory) -> Deployed:
+    """The cluster stack with its defaults, deployed once for test_cluster_stack.py (what the
+    deployment looks like) and test_cluster_stack_sessions.py (what sessions go through), which
+    pytest runs one after the other; the last test of the second destroys it."""
+    deployed = deploy(cluster, engine_bin, tmp_path_factory.mktemp("cluster-stack"))
+    yield deployed
+    destroy_if_left(cluster, deployed)

@@ -120,6 +120,9 @@ def pod(name: str, namespace: str, containers: list[dict[str, Any]], **spec: Any
     }
 
 
+TOOLBOX = "sessionstack.local/toolbox:1"
+
+
 def run_to_completion(cluster: Cluster, manifest: dict[str, Any], timeout: float = 120) -> tuple[str, str]:
     """Creates the pod, waits until it has finished, returns (phase, logs) and deletes it."""
     ns, name = manifest["metadata"]["namespace"], manifest["metadata"]["name"]

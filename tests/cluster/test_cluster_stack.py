@@ -1,63 +1,33 @@
 """`pulumi up -s cluster` onto the real single-node Kubernetes, with the real engine and providers.
 
-The module deploys the stack once (a copy of the project, its own Pulumi state), judges what the
-real API server, controllers, kubelet and kube-proxy made of it, and destroys it in its last
-test. What the stand-ins of tests/realservers could not show is the point here: server-side
-validation, Pod Security admission, the RBAC authorizer in front of KUBE_PING, the Helm release
-with its CRDs before the custom resources, the Deployment controller's rollout.
+The stack is deployed once (the `cluster_stack` fixture: a copy of the project, its own Pulumi
+state); this module judges what the real API server, controllers, kubelet and kube-proxy made of
+it; test_cluster_stack_sessions.py then puts sessions through it and destroys it. What the
+stand-ins of tests/realservers could not show is the point here: server-side validation, Pod
+Security admission, the RBAC authorizer in front of KUBE_PING, the Helm release with its CRDs
+before the custom resources, the Deployment controller's rollout.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
-from pathlib import Path
 
-import pytest
-
-from engine_support import Engine, Result, copy_project
-from kube import Cluster, is_ready, node_port, pod, restarts, restricted_container, run_to_completion, verify, wait_until
+from deployments import NAMESPACE, Deployed
+from kube import TOOLBOX, Cluster, is_ready, node_port, pod, restarts, restricted_container, run_to_completion, verify, wait_until
 from wildfly_log import kube_ping_failures, last_view, node_name
 
-STACK = "cluster"
-NAMESPACE = "sessionstack"
 WILDFLY = "app.kubernetes.io/name=wildfly"
-
-
-@dataclass
-class Deployed:
-    project: Path
-    engine: Engine
-    up: Result
-
-    def pulumi(self, *args: str, timeout: float = 900) -> Result:
-        return self.engine.run(self.project, *args, "--stack", STACK, timeout=timeout)
-
-
-@pytest.fixture(scope="module")
-def deployed(cluster: Cluster, engine_bin: Path, tmp_path_factory) -> Deployed:
-    base = tmp_path_factory.mktemp("cluster-stack")
-    project = copy_project(base / "project")
-    engine = Engine(engine_bin, base, extra_env={"KUBECONFIG": str(cluster.kubeconfig)})
-    init = engine.run(project, "stack", "init", STACK)
-    assert init.returncode == 0, str(init)
-    up = engine.run(project, "up", "--yes", "--stack", STACK, timeout=1500)
-    d = Deployed(project, engine, up)
-    yield d
-    # A failed test must not leave the stack behind for the next module (test_destroy... ran it).
-    if cluster.kubectl("get", "namespace", NAMESPACE, check=False).returncode == 0:
-        d.pulumi("destroy", "--yes")
 
 
 def wildfly_pods(cluster: Cluster) -> list[dict]:
     return [p for p in cluster.pods(NAMESPACE, WILDFLY) if not p["metadata"].get("deletionTimestamp")]
 
 
-def test_up_creates_every_resource_and_every_await_passes(deployed: Deployed, cluster: Cluster):
-    assert deployed.up.returncode == 0, str(deployed.up)
-    created = re.search(r"^\s+\+ (\d+) created$", deployed.up.output, re.MULTILINE)
-    assert created and int(created.group(1)) >= 25, str(deployed.up)
+def test_up_creates_every_resource_and_every_await_passes(cluster_stack: Deployed, cluster: Cluster):
+    assert cluster_stack.up.returncode == 0, str(cluster_stack.up)
+    created = re.search(r"^\s+\+ (\d+) created$", cluster_stack.up.output, re.MULTILINE)
+    assert created and int(created.group(1)) >= 25, str(cluster_stack.up)
     # The provider awaited each workload; the cluster agrees.
     for deploy in cluster.items("deployments", "-n", NAMESPACE):
         st = deploy["status"]
@@ -73,7 +43,7 @@ def test_up_creates_every_resource_and_every_await_passes(deployed: Deployed, cl
         assert ready, f"Service {name} has no ready endpoint"
 
 
-def test_pods_are_admitted_under_restricted_and_do_not_restart(deployed: Deployed, cluster: Cluster):
+def test_pods_are_admitted_under_restricted_and_do_not_restart(cluster_stack: Deployed, cluster: Cluster):
     ns = cluster.get("namespace", NAMESPACE)
     assert ns["metadata"]["labels"].get("pod-security.kubernetes.io/enforce") == "restricted"
     pods = cluster.items("pods", "-n", NAMESPACE)
@@ -88,13 +58,13 @@ def test_pods_are_admitted_under_restricted_and_do_not_restart(deployed: Deploye
     assert refused.returncode != 0 and 'violates PodSecurity "restricted:latest"' in refused.stderr, refused.stderr
 
 
-def test_second_up_preview_and_refresh_report_no_changes(deployed: Deployed):
+def test_second_up_preview_and_refresh_report_no_changes(cluster_stack: Deployed):
     for args in (("up", "--yes", "--expect-no-changes"), ("preview", "--expect-no-changes"), ("refresh", "--yes", "--expect-no-changes")):
-        step = deployed.pulumi(*args)
+        step = cluster_stack.pulumi(*args)
         assert step.returncode == 0, str(step)
 
 
-def test_wildfly_pods_form_one_view_through_kube_ping(deployed: Deployed, cluster: Cluster):
+def test_wildfly_pods_form_one_view_through_kube_ping(cluster_stack: Deployed, cluster: Cluster):
     pods = [p["metadata"]["name"] for p in wildfly_pods(cluster)]
     assert len(pods) == 2
     logs = {name: cluster.logs(NAMESPACE, name) for name in pods}
@@ -109,7 +79,7 @@ def test_wildfly_pods_form_one_view_through_kube_ping(deployed: Deployed, cluste
         assert kube_ping_failures(log) == [], f"KUBE_PING failed in {name}"
 
 
-def test_wildfly_service_account_lists_pods_here_and_changes_nothing(deployed: Deployed, cluster: Cluster):
+def test_wildfly_service_account_lists_pods_here_and_changes_nothing(cluster_stack: Deployed, cluster: Cluster):
     sa = wildfly_pods(cluster)[0]["spec"]["serviceAccountName"]
     who = f"--as=system:serviceaccount:{NAMESPACE}:{sa}"
 
@@ -123,7 +93,7 @@ def test_wildfly_service_account_lists_pods_here_and_changes_nothing(deployed: D
     assert not can("list", "pods", "-n", "default") and not can("list", "pods", "--all-namespaces")
 
 
-def test_gateway_route_and_session_persistence_are_accepted(deployed: Deployed, cluster: Cluster):
+def test_gateway_route_and_session_persistence_are_accepted(cluster_stack: Deployed, cluster: Cluster):
     routes = cluster.items("httproutes.gateway.networking.k8s.io", "-n", NAMESPACE)
     assert len(routes) == 1
     # The experimental-channel CRD keeps the field; the standard one would have pruned it.
@@ -140,26 +110,22 @@ def test_gateway_route_and_session_persistence_are_accepted(deployed: Deployed, 
     assert any(c["type"] == "Accepted" and c["status"] == "True" for gc in classes for c in gc.get("status", {}).get("conditions", []))
 
 
-def test_session_demo_answers_through_its_service_inside_the_cluster(deployed: Deployed, cluster: Cluster):
+def router_namespace(cluster: Cluster) -> str:
+    """The namespace the stack's NetworkPolicies admit HTTP from: the routing controller's."""
+    (peer,) = cluster.get("networkpolicy", "-n", NAMESPACE, "wildfly")["spec"]["ingress"][0]["from"]
+    return peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+
+
+def test_session_demo_answers_through_its_service_from_the_routers_namespace(cluster_stack: Deployed, cluster: Cluster):
     url = f"http://wildfly.{NAMESPACE}.svc.cluster.local:8080/session-demo/"
-    probe = pod("demo-probe", "default", [restricted_container("curl", "sessionstack.local/toolbox:1", ["curl", "-sS", "-D", "-", "-o", "/dev/null", url])])
+    probe = pod("demo-probe", router_namespace(cluster), [restricted_container("curl", TOOLBOX, ["curl", "-sS", "-D", "-", "-o", "/dev/null", url])])
     phase, log = run_to_completion(cluster, probe)
     assert phase == "Succeeded", log
     assert "X-Sessionstack-Pod" in log and "X-Sessionstack-Counter: 1" in log, log
 
 
-def test_verify_passes_against_the_pods_behind_kube_proxy(deployed: Deployed, cluster: Cluster):
+def test_verify_passes_against_the_pods_behind_kube_proxy(cluster_stack: Deployed, cluster: Cluster):
     """The verify command, from the host, through a NodePort: kube-proxy spreads the connections
     over both pods (no affinity), so only replication keeps each session's counter going."""
     with node_port(cluster, NAMESPACE, "wildfly") as url:
         verify(url)
-
-
-def test_destroy_removes_everything(deployed: Deployed, cluster: Cluster):
-    destroy = deployed.pulumi("destroy", "--yes")
-    assert destroy.returncode == 0, str(destroy)
-    gone = lambda: cluster.kubectl("get", "namespace", NAMESPACE, check=False).returncode != 0  # noqa: E731
-    wait_until(f"namespace {NAMESPACE} to be gone", gone, 180, interval=2)
-    assert cluster.kubectl("get", "namespace", "envoy-gateway-system", check=False).returncode != 0 or not cluster.items(
-        "deployments", "-n", "envoy-gateway-system")
-    assert not cluster.items("gatewayclasses.gateway.networking.k8s.io"), "the GatewayClass outlived the stack"

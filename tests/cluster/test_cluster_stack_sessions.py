@@ -1,11 +1,12 @@
 """Sessions on the real cluster, through what users run: `python -m verify --rollout` (the real
 `kubectl rollout restart`, the Deployment controller honouring maxSurge 1 / maxUnavailable 0,
 preStop, the grace period, readiness), a `pulumi up` that changes a WildFly script and so rolls
-the pods, a pod lost to SIGKILL through the container runtime, and the Eviction API against the
-PDB.
+the pods, a pod deleted with `kubectl delete pod`, a pod lost to SIGKILL through the container
+runtime, the Eviction API against the PDB, and a scale-down.
 
 Requests reach the pods through a NodePort (kube-proxy, no affinity): every request may land on
-any pod, the hardest case for replication. The stack is the cluster stack, deployed once here.
+any pod, the hardest case for replication. The stack is the cluster stack that
+test_cluster_stack.py judged (the `cluster_stack` fixture); the last test here destroys it.
 """
 
 from __future__ import annotations
@@ -17,52 +18,56 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
+from typing import Any, Callable
 
 import pytest
 
-from engine_support import Engine, copy_project
+from deployments import NAMESPACE, Deployed
 from kube import ROOT, Cluster, is_ready, node_port, wait_until
 from verify.check import SessionCheck
 
-STACK = "cluster"
-NAMESPACE = "sessionstack"
 WILDFLY = "app.kubernetes.io/name=wildfly"
 
 
 @pytest.fixture(scope="module")
-def stack(cluster: Cluster, engine_bin: Path, tmp_path_factory):
-    base = tmp_path_factory.mktemp("cluster-sessions")
-    project = copy_project(base / "project")
-    engine = Engine(engine_bin, base, extra_env={"KUBECONFIG": str(cluster.kubeconfig)})
-
-    def pulumi(*args: str, timeout: float = 1500):
-        return engine.run(project, *args, "--stack", STACK, timeout=timeout)
-
-    assert engine.run(project, "stack", "init", STACK).returncode == 0
-    up = pulumi("up", "--yes")
-    assert up.returncode == 0, str(up)
-    with node_port(cluster, NAMESPACE, "wildfly") as url:
-        yield pulumi, url
-    if cluster.kubectl("get", "namespace", NAMESPACE, check=False).returncode == 0:
-        pulumi("destroy", "--yes")
+def url(cluster_stack: Deployed, cluster: Cluster):
+    assert cluster_stack.up.returncode == 0, str(cluster_stack.up)
+    with node_port(cluster, NAMESPACE, "wildfly") as found:
+        yield found
 
 
 def live_pods(cluster: Cluster) -> list[dict]:
     return [p for p in cluster.pods(NAMESPACE, WILDFLY) if not p["metadata"].get("deletionTimestamp")]
 
 
-def wait_for_two_ready_pods(cluster: Cluster) -> None:
-    wait_until("two ready WildFly pods", lambda: len([p for p in live_pods(cluster) if is_ready(p)]) == 2 and len(live_pods(cluster)) == 2, 300, interval=2)
+def wait_for_ready_pods(cluster: Cluster, count: int = 2) -> None:
+    """``count`` WildFly pods, all ready, none terminating or pending."""
+    def settled() -> bool:
+        pods = live_pods(cluster)
+        return len(pods) == count and all(is_ready(p) for p in pods) and len(cluster.pods(NAMESPACE, WILDFLY)) == count
+    wait_until(f"{count} ready WildFly pods and no other", settled, 300, interval=2)
 
 
-def load_while(check: SessionCheck, busy: threading.Thread, pause: float = 0.3) -> None:
-    """Every user keeps sending a request each ``pause`` s while ``busy`` runs, then one more."""
+def load_while(check: SessionCheck, action: Callable[[], Any], pause: float = 0.3) -> Any:
+    """Every user keeps sending a request each ``pause`` s while ``action`` runs (in a thread),
+    then one more; ``action``'s result, or its exception raised here."""
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = action()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
+            outcome["error"] = exc
+
+    busy = threading.Thread(target=run)
     busy.start()
     while busy.is_alive():
         check.rounds(1)
         time.sleep(pause)
     check.rounds(1)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("result")
 
 
 def assert_no_session_lost(report, allow_failed: int = 0, allow_lost_last_write: bool = False) -> dict:
@@ -83,9 +88,8 @@ def assert_no_session_lost(report, allow_failed: int = 0, allow_lost_last_write:
     return facts
 
 
-def test_rolling_restart_under_load_through_verify_loses_nothing(stack, cluster: Cluster):
+def test_rolling_restart_under_load_through_verify_loses_nothing(url: str, cluster: Cluster):
     """The README's command, as a user runs it, with 100 sessions live during the whole rollout."""
-    _, url = stack
     names_before = {p["metadata"]["name"] for p in live_pods(cluster)}
     done = subprocess.run(
         [sys.executable, "-m", "verify", url, "--sessions", "100", "--concurrency", "100", "--requests", "5",
@@ -100,21 +104,18 @@ def test_rolling_restart_under_load_through_verify_loses_nothing(stack, cluster:
     assert not names_before & {p["metadata"]["name"] for p in live_pods(cluster)}, "the rollout replaced no pod"
 
 
-def test_a_pulumi_up_that_rolls_the_pods_logs_nobody_out(stack, cluster: Cluster):
+def test_a_pulumi_up_that_rolls_the_pods_logs_nobody_out(cluster_stack: Deployed, url: str, cluster: Cluster):
     """A setting that changes WildFly's jboss-cli script (wildfly.cacheOwners) through `pulumi up`
     while 60 users keep their sessions going: the new ConfigMap (named after its content) is
     created first and the Deployment rolls in place; the provider awaits the rollout. (Under a
     fixed ConfigMap name the engine replaced the Deployment: every pod deleted at once.)"""
-    pulumi, url = stack
-    wait_for_two_ready_pods(cluster)
+    pulumi = cluster_stack.pulumi
+    wait_for_ready_pods(cluster)
     assert pulumi("config", "set", "sessionstack:wildfly.cacheOwners", "3").returncode == 0
     names_before = {p["metadata"]["name"] for p in live_pods(cluster)}
     check = SessionCheck(url, sessions=60, concurrency=60, min_pods=2, timeout=20)
     check.rounds(1)
-    outcome = {}
-    up = threading.Thread(target=lambda: outcome.setdefault("up", pulumi("up", "--yes")))
-    load_while(check, up)
-    result = outcome["up"]
+    result = load_while(check, lambda: pulumi("up", "--yes"))
     assert result.returncode == 0, str(result)
     assert "1 updated" in result.output and "replaced" in result.output, result.output
     pods = live_pods(cluster)
@@ -124,11 +125,28 @@ def test_a_pulumi_up_that_rolls_the_pods_logs_nobody_out(stack, cluster: Cluster
     assert_no_session_lost(check.report())
 
 
-def test_a_pod_killed_by_sigkill_loses_no_session(stack, cluster: Cluster):
+def test_a_pod_deleted_gracefully_fails_no_request_and_loses_no_session(url: str, cluster: Cluster):
+    """`kubectl delete pod`: the endpoint goes first (terminating, not ready), preStop holds the
+    pod while kube-proxy catches up, SIGTERM suspends it (in-flight requests finish) and it
+    leaves the cluster, handing its sessions over; the ReplicaSet starts a replacement."""
+    wait_for_ready_pods(cluster)
+    victim = live_pods(cluster)[0]["metadata"]["name"]
+    check = SessionCheck(url, sessions=40, concurrency=40, min_pods=2, timeout=20)
+    check.rounds(2)
+
+    def delete_and_recover():
+        cluster.kubectl("delete", "pod", "-n", NAMESPACE, victim, "--wait=true", timeout=180)
+        wait_for_ready_pods(cluster)
+
+    load_while(check, delete_and_recover)
+    assert victim not in {p["metadata"]["name"] for p in live_pods(cluster)}
+    assert_no_session_lost(check.report())
+
+
+def test_a_pod_killed_by_sigkill_loses_no_session(url: str, cluster: Cluster):
     """SIGKILL through containerd (no preStop, no graceful leave): the other owner of each session
     serves it. The requests that hit the dead pod before kube-proxy dropped it may fail: counted."""
-    _, url = stack
-    wait_for_two_ready_pods(cluster)
+    wait_for_ready_pods(cluster)
     victim = live_pods(cluster)[0]
     container_id = victim["status"]["containerStatuses"][0]["containerID"].split("://", 1)[1]
     check = SessionCheck(url, sessions=40, concurrency=40, min_pods=2, timeout=20)
@@ -141,16 +159,16 @@ def test_a_pod_killed_by_sigkill_loses_no_session(stack, cluster: Cluster):
                    and cluster.get("pod", "-n", NAMESPACE, victim["metadata"]["name"])["status"]["containerStatuses"][0]["restartCount"] >= 1,
                    300, interval=2)
 
-    load_while(check, threading.Thread(target=kill_and_recover))
+    load_while(check, kill_and_recover)
     facts = assert_no_session_lost(check.report(), allow_failed=check.sessions * 3, allow_lost_last_write=True)
     print(f"SIGKILL: {facts['failed_requests']} of {facts['total_requests']} requests failed while kube-proxy still sent to the dead pod; "
           f"{facts['last_write_lost']} sessions lost the write the dead pod had just acknowledged")
 
 
-def test_the_eviction_api_honours_the_pdb(stack, cluster: Cluster):
+def test_the_eviction_api_honours_the_pdb(cluster: Cluster):
     """`kubectl drain` evicts through the Eviction API: one WildFly pod may go, the second is
     refused (429) until a replacement is ready, so a drain never empties the cluster."""
-    wait_for_two_ready_pods(cluster)
+    wait_for_ready_pods(cluster)
     first, second = (p["metadata"]["name"] for p in live_pods(cluster))
 
     def evict(pod: str) -> subprocess.CompletedProcess:
@@ -162,6 +180,35 @@ def test_the_eviction_api_honours_the_pdb(stack, cluster: Cluster):
     assert allowed.returncode == 0, allowed.stderr
     refused = evict(second)
     assert refused.returncode != 0 and "disruption budget" in refused.stderr, refused.stderr
-    wait_for_two_ready_pods(cluster)
+    wait_for_ready_pods(cluster)
     assert evict(second).returncode == 0
-    wait_for_two_ready_pods(cluster)
+    wait_for_ready_pods(cluster)
+
+
+def test_scaling_down_hands_the_leaving_pods_sessions_over(url: str, cluster: Cluster):
+    """Three pods, sessions spread over them (two owners each), then one fewer while the users go
+    on. The HPA would remove one pod per two minutes (rendered policy; no metrics-server here, so
+    the HPA holds still and the Deployment is scaled the way the HPA would scale it)."""
+    hpa = cluster.get("hpa", "-n", NAMESPACE, "wildfly")
+    assert hpa["spec"]["behavior"]["scaleDown"]["policies"] == [{"type": "Pods", "value": 1, "periodSeconds": 120}]
+    cluster.kubectl("scale", "deployment", "-n", NAMESPACE, "wildfly", "--replicas=3")
+    wait_for_ready_pods(cluster, 3)
+    check = SessionCheck(url, sessions=60, concurrency=60, min_pods=3, timeout=20)
+    check.rounds(3)
+
+    def scale_down():
+        cluster.kubectl("scale", "deployment", "-n", NAMESPACE, "wildfly", "--replicas=2")
+        wait_for_ready_pods(cluster, 2)
+
+    load_while(check, scale_down)
+    assert_no_session_lost(check.report())
+
+
+def test_destroy_removes_everything(cluster_stack: Deployed, cluster: Cluster):
+    destroy = cluster_stack.pulumi("destroy", "--yes")
+    assert destroy.returncode == 0, str(destroy)
+    gone = lambda: cluster.kubectl("get", "namespace", NAMESPACE, check=False).returncode != 0  # noqa: E731
+    wait_until(f"namespace {NAMESPACE} to be gone", gone, 180, interval=2)
+    assert cluster.kubectl("get", "namespace", "envoy-gateway-system", check=False).returncode != 0 or not cluster.items(
+        "deployments", "-n", "envoy-gateway-system")
+    assert not cluster.items("gatewayclasses.gateway.networking.k8s.io"), "the GatewayClass outlived the stack"

@@ -7,8 +7,10 @@ own, with at most one deliberate change, and reads the pods' logs:
 - KUBE_PING under the namespace's default ServiceAccount (seeds 000/002): the real RBAC
   authorizer answers 403, and every pod stays alone in its view;
 - JGroups bound to 0.0.0.0 (seed 000): discovery lists the peers, yet every view has size 1.
-The node has room for three WildFly pods (500m CPU requested each, 2 cores), so the cases run
-one after the other, each in its own namespace, deleted before the next starts.
+The three cases run side by side, each in a namespace of its own (deleted afterwards), with the
+pods' CPU request lowered to DISCOVERY_CPU_REQUEST so that six WildFly pods fit on the node's
+two cores (at the stack's 500m only three would): the one change besides each case's own, and
+one that discovery does not depend on.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from deployments import destroy_every_stack
 from kube import Cluster, wait_until
 from offline import mockrun
 from wildfly_log import kube_ping_failures, last_view, node_name
@@ -29,6 +32,9 @@ CASES = {
     "kube-ping-default-sa": {},
     "jgroups-wildcard": {},
 }
+
+
+DISCOVERY_CPU_REQUEST = "200m"
 
 
 def wildfly_objects(namespace: str, overrides: dict[str, str]) -> list[dict[str, Any]]:
@@ -73,33 +79,42 @@ SETTLE_S = 30
 could reach each other would merge their views."""
 
 
-def run_case(cluster: Cluster, namespace: str) -> dict[str, str]:
-    """{pod name: log} of one case, once both pods are ready and have found each other (the
-    working case: one view) or have had a MERGE3 round to (the negative controls)."""
-    cluster.apply(CHANGES[namespace](wildfly_objects(namespace, CASES[namespace])))
-    try:
-        wait_until(f"{REPLICAS} ready WildFly pods in {namespace}",
-                   lambda: len(cluster.ready_pods(namespace, "app.kubernetes.io/name=wildfly")) == REPLICAS, 300, interval=2)
-        pods = [p["metadata"]["name"] for p in cluster.ready_pods(namespace, "app.kubernetes.io/name=wildfly")]
+def start_case(cluster: Cluster, namespace: str) -> None:
+    objects = CHANGES[namespace](wildfly_objects(namespace, CASES[namespace]))
+    deployment(objects)["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"] = DISCOVERY_CPU_REQUEST
+    cluster.apply(objects)
 
-        def logs() -> dict[str, str]:
-            return {name: cluster.logs(namespace, name) for name in pods}
 
-        if namespace in WORKING:
-            def one_view():
-                found = logs()
-                return found if all(len(last_view(log) or []) == REPLICAS for log in found.values()) else None
-            return wait_until(f"one view of {REPLICAS} in {namespace}", one_view, SETTLE_S * 2, interval=2)
-        time.sleep(SETTLE_S)
-        return logs()
-    finally:
-        cluster.kubectl("delete", "namespace", namespace, "--wait=true", "--timeout=120s", check=False, timeout=180)
+def wildfly_logs(cluster: Cluster, namespace: str) -> dict[str, str]:
+    return {p["metadata"]["name"]: cluster.logs(namespace, p["metadata"]["name"]) for p in cluster.ready_pods(namespace, "app.kubernetes.io/name=wildfly")}
 
 
 @pytest.fixture(scope="module")
 def deployed(cluster: Cluster) -> dict[str, dict[str, str]]:
-    """namespace -> {pod name: log} for every case."""
-    return {namespace: run_case(cluster, namespace) for namespace in CASES}
+    """namespace -> {pod name: log} for every case: all started together; once every pod is
+    ready, the working case as soon as it shows one view, the negative controls after a MERGE3
+    round (SETTLE_S) in which pods that could reach each other would have merged."""
+    destroy_every_stack(cluster)
+    try:
+        for namespace in CASES:
+            start_case(cluster, namespace)
+        for namespace in CASES:
+            wait_until(f"{REPLICAS} ready WildFly pods in {namespace}",
+                       lambda: len(cluster.ready_pods(namespace, "app.kubernetes.io/name=wildfly")) == REPLICAS, 420, interval=2)
+        ready_at = time.monotonic()
+        found = {}
+        for namespace in WORKING:
+            def one_view():
+                logs = wildfly_logs(cluster, namespace)
+                return logs if all(len(last_view(log) or []) == REPLICAS for log in logs.values()) else None
+            found[namespace] = wait_until(f"one view of {REPLICAS} in {namespace}", one_view, SETTLE_S * 2, interval=2)
+        time.sleep(max(0.0, SETTLE_S - (time.monotonic() - ready_at)))
+        return {namespace: found.get(namespace) or wildfly_logs(cluster, namespace) for namespace in CASES}
+    finally:
+        for namespace in CASES:
+            cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
+        for namespace in CASES:
+            cluster.kubectl("wait", "--for=delete", f"namespace/{namespace}", "--timeout=180s", check=False, timeout=200)
 
 
 def test_dns_ping_forms_one_view_through_coredns_and_the_headless_service(deployed):

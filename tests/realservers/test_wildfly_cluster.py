@@ -9,7 +9,7 @@ run in file order on that cluster and each leaves three ready pods behind:
 3. failover    - kill -9 of the pod that served the last request; the session goes on
 4. routing     - nginx (rules from sessionstack.routing_rules) + Apache httpd + the cluster
 
-The rolling restart under load runs on the real cluster instead (tests/cluster/test_session_survival.py:
+The rolling restart under load runs on the real cluster instead (tests/cluster/test_cluster_stack_sessions.py:
 the Deployment controller, kube-proxy, `python -m verify --rollout`), strict: any failed request
 fails it.
 """

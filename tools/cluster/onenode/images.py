@@ -88,6 +88,7 @@ def image_refs() -> dict[str, str]:
         "pause": f"sessionstack.local/pause:{v['PAUSE_VERSION']}",
         "busybox": f"sessionstack.local/busybox:{v['BUSYBOX_VERSION']}",
         "toolbox": f"sessionstack.local/toolbox:{v['TOOLBOX_VERSION']}",
+        "router": f"sessionstack.local/router:{v['ROUTER_VERSION']}",
         "coredns": f"sessionstack.local/coredns:{v['COREDNS_VERSION']}",
         "local-path-provisioner": f"sessionstack.local/local-path-provisioner:{v['LOCAL_PATH_PROVISIONER_VERSION']}",
         # The name the Envoy Gateway chart (values.yaml, as its release makes it) deploys.
@@ -390,6 +391,15 @@ def build_toolbox(work: Path, _inputs: Inputs, _built: dict[str, Path]):
     return [layer], {"Env": [PATH_ENV], "Cmd": ["sh"], "User": "65532:65532"}, None
 
 
+def build_router(work: Path, _inputs: Inputs, _built: dict[str, Path]):
+    """The tests' router: Debian's nginx (the same build the real-server tier runs), unprivileged."""
+    root = work / "rootfs"
+    debian_rootfs(root, "bookworm", ["nginx"])
+    layer = work / "rootfs.tar"
+    tar_dir(root, layer)
+    return [layer], {"Env": [PATH_ENV], "Cmd": ["nginx", "-g", "daemon off;"], "User": "65532:65532"}, None
+
+
 def _file_hash(path: Path) -> str:
     return sha256_file(path) if path.is_file() else f"missing:{path}"
 
@@ -402,6 +412,7 @@ RECIPES = [
     Recipe("pause", lambda i: [(CLUSTER / "images/pause.c").read_text()], build_pause),
     Recipe("busybox", lambda i: [_file_hash(Path("/bin/busybox"))], build_busybox),
     Recipe("toolbox", lambda i: [], build_toolbox),
+    Recipe("router", lambda i: [], build_router),
     # Upstream: distroless nonroot, and `setcap cap_net_bind_service=+ep /coredns` so that port 53
     # binds without root (the manifest adds the capability and forbids privilege escalation).
     Recipe(
