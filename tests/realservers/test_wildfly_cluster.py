@@ -7,11 +7,11 @@ run in file order on that cluster and each leaves three ready pods behind:
 1. formation   - one view of 3; time from the last pod's start to the full view
 2. replication - round-robin without affinity: the counter rises by exactly one per request
 3. failover    - kill -9 of the pod that served the last request; the session goes on
-4. routing     - nginx (rules from sessionstack.routing_rules) + Apache httpd + the cluster
-
-The rolling restart under load runs on the real cluster instead (tests/cluster/test_cluster_stack_sessions.py:
-the Deployment controller, kube-proxy, `python -m verify --rollout`), strict: any failed request
-fails it.
+The rolling restart under load and the routing path run on the real cluster instead
+(tests/cluster/test_cluster_stack_sessions.py: the Deployment controller, kube-proxy,
+`python -m verify --rollout`, strict: any failed request fails it;
+tests/cluster/test_cluster_stack_routing.py: the routing rules on nginx, fed from the real
+EndpointSlices).
 """
 
 from __future__ import annotations
@@ -24,11 +24,8 @@ import zipfile
 
 import pytest
 
-from sessionstack import apache_config
 from sessionstack import wildfly_config as wc
-from sessionstack.routing_rules import RoutingRules
 from harness import ClusterHarness, SessionClient
-from harness.front import NGINX_PORT, Front
 from harness.load import Endpoints
 
 REPLICAS = 3
@@ -249,81 +246,5 @@ def test_failover_after_kill_9_of_the_serving_pod(cluster, figure):
     figure("failover: kill -> first successful answer", round(gap_ms, 1), "ms")
     figure("failover: busy sessions whose last write (acked < 1 s before kill -9) was lost",
            f"{len(lost_young)} of {len(acked)} (ack ages {sorted(lost_young)} ms)")
-    cluster.stop_pod(victim, graceful=False)
-    _replace_dead(cluster)
-
-
-def test_routing_static_to_apache_dynamic_sticky_to_wildfly(cluster, rendered_local, figure):
-    rules = RoutingRules.for_cookie("sessionstack-route")
-    site_cm = next((o for o in rendered_local if o["kind"] == "ConfigMap" and "site" in o["metadata"]["name"]
-                    and o.get("data")), None)
-    site = ({k.replace("__", "/"): v for k, v in site_cm["data"].items()} if site_cm
-            else dict(apache_config.STATIC_SITE_FILES))
-    pods = _live(cluster)
-    router = cluster.network.add_host("router")
-    apache = cluster.network.add_host("apache")
-    front = Front(cluster.workdir / "front", router, apache)
-    try:
-        front.start_apache(site)
-        front.start_nginx(rules, [f"{p.ip}:{wc.HTTP_PORT}" for p in pods])
-        host = front.url_host
-
-        # Static paths: Apache's bytes and caching headers, no WildFly involved.
-        static_paths = [p for p in site if rules.is_static("/" + p)]
-        assert static_paths, site.keys()
-        for rel in static_paths:
-            r = SessionClient().get(host, NGINX_PORT, "/" + rel)
-            assert r.status == 200, rel
-            assert r.body.decode() == site[rel]
-            assert "X-Sessionstack-Pod" not in r.headers
-            ext = rel.rsplit(".", 1)[1]
-            max_age = apache_config.STATIC_TYPES[ext][1]
-            assert f"max-age={max_age}" in r.headers.get("Cache-Control", ""), (rel, r.headers)
-            assert "Expires" in r.headers
-            assert "sessionstack-route" not in r.headers.get("Set-Cookie", "")
-
-        # Dynamic: the first answer pins the client with the route cookie; it stays on one pod.
-        clients = [SessionClient(f"web{i}") for i in range(24)]
-        first_pod = {}
-        for c in clients:
-            for n in range(1, 6):
-                r = c.get(host, NGINX_PORT, wc.DEMO_CONTEXT_PATH)
-                assert r.status == 200 and r.counter == n
-                first_pod.setdefault(c.name, r.pod)
-                assert r.pod == first_pod[c.name], "affinity broke while all pods were up"
-            assert "sessionstack-route" in c.cookies and "JSESSIONID" in c.cookies
-        spread = set(first_pod.values())
-        assert len(spread) >= 2, f"new sessions all went to {spread}"
-
-        # The pod of client 0 dies: its next request is retried on a live pod, the session
-        # goes on there (replicated), and the affinity now sticks to that pod.
-        time.sleep(1)
-        victim = next(p for p in pods if p.name == first_pod["web0"])
-        cluster.kill_pod(victim)
-        t0 = time.monotonic()
-        failed, new_pods, counter = 0, [], 5
-        for _ in range(10):
-            try:
-                r = clients[0].get(host, NGINX_PORT, wc.DEMO_CONTEXT_PATH, timeout=30)
-            except OSError:
-                failed += 1
-                continue
-            assert r.status == 200, r.status
-            assert r.counter == counter + 1
-            counter = r.counter
-            new_pods.append(r.pod)
-        gap_ms = (time.monotonic() - t0) * 1000
-        assert failed == 0
-        assert victim.name not in new_pods and len(set(new_pods)) == 1, new_pods
-        # Clients pinned elsewhere are not moved.
-        for c in clients[1:]:
-            if first_pod[c.name] != victim.name:
-                assert c.get(host, NGINX_PORT, wc.DEMO_CONTEXT_PATH).pod == first_pod[c.name]
-        figure("routing: requests failed after the sticky pod died", failed)
-        figure("routing: 10 requests after kill -9 of the sticky pod", round(gap_ms, 1), "ms")
-    finally:
-        front.close()
-        cluster.network.remove_host(router)
-        cluster.network.remove_host(apache)
     cluster.stop_pod(victim, graceful=False)
     _replace_dead(cluster)
