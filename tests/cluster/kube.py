@@ -24,6 +24,7 @@ STATE = Path(os.environ.get("SESSIONSTACK_CLUSTER_DIR", "/var/lib/sessionstack-c
 if str(CLUSTER_TOOLS) not in sys.path:
     sys.path.insert(0, str(CLUSTER_TOOLS))
 
+from onenode import images as node_images  # noqa: E402
 from onenode.config import Node  # noqa: E402
 
 
@@ -65,6 +66,14 @@ class Cluster:
         if check and done.returncode != 0:
             raise KubeError(f"in the node: {' '.join(argv)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
         return done
+
+    def exec(self, namespace: str, pod: str, *argv: str) -> bytes:
+        """What ``argv`` prints in the pod's first container (``kubectl exec``), as bytes."""
+        done = subprocess.run([str(self.bin_dir / "kubectl"), f"--kubeconfig={self.kubeconfig}", "exec", "-n", namespace, pod, "--", *argv],
+                              capture_output=True, timeout=120)
+        if done.returncode != 0:
+            raise KubeError(f"kubectl exec {namespace}/{pod} {' '.join(argv)} exited {done.returncode}: {done.stderr.decode(errors='replace')}")
+        return done.stdout
 
     def logs(self, namespace: str, pod: str, container: str | None = None) -> str:
         args = ["logs", "-n", namespace, pod] + (["-c", container] if container else [])
@@ -120,7 +129,9 @@ def pod(name: str, namespace: str, containers: list[dict[str, Any]], **spec: Any
     }
 
 
-TOOLBOX = "sessionstack.local/toolbox:1"
+IMAGES = node_images.image_refs()
+"""Role -> the reference tools/cluster builds and imports (the stack's own images and the tests')."""
+TOOLBOX = IMAGES["toolbox"]
 
 
 def run_to_completion(cluster: Cluster, manifest: dict[str, Any], timeout: float = 120) -> tuple[str, str]:

@@ -19,7 +19,7 @@ import re
 from pathlib import Path
 
 from deployments import NAMESPACE
-from kube import Cluster, wait_until
+from kube import IMAGES, Cluster, wait_until
 from sessionstack.routing_rules import RoutingRules
 
 
@@ -95,7 +95,7 @@ http {{
 """
 
 
-ROUTER_IMAGE = "sessionstack.local/router:1"
+ROUTER_IMAGE = IMAGES["router"]
 ROUTER_PORT = 8080
 RUN_DIR = "/run/router"
 NGINX = ["nginx", "-c", f"{RUN_DIR}/nginx.conf", "-p", RUN_DIR, "-e", f"{RUN_DIR}/error.log"]

@@ -10,11 +10,17 @@ before the custom resources, the Deployment controller's rollout.
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import re
+import xml.etree.ElementTree as ET
+import zipfile
+
+from sessionstack import wildfly_config as wc
 
 from deployments import NAMESPACE, Deployed
-from kube import TOOLBOX, Cluster, is_ready, node_port, pod, restarts, restricted_container, run_to_completion, verify, wait_until
+from kube import IMAGES, TOOLBOX, Cluster, is_ready, node_port, pod, restarts, restricted_container, run_to_completion, verify, wait_until
 from wildfly_log import kube_ping_failures, last_view, node_name
 
 WILDFLY = "app.kubernetes.io/name=wildfly"
@@ -53,7 +59,7 @@ def test_pods_are_admitted_under_restricted_and_do_not_restart(cluster_stack: De
         assert p["status"]["phase"] == "Running" and is_ready(p), p["metadata"]["name"]
         assert restarts(p) == 0, f"{p['metadata']['name']} restarted {restarts(p)} times"
     # Admission is real: the same namespace refuses a pod that runs as root.
-    root_pod = pod("as-root", NAMESPACE, [{"name": "c", "image": "sessionstack.local/busybox:1.35.0", "command": ["true"]}])
+    root_pod = pod("as-root", NAMESPACE, [{"name": "c", "image": IMAGES["busybox"], "command": ["true"]}])
     refused = cluster.kubectl("apply", "-f", "-", input=json.dumps(root_pod), check=False)
     assert refused.returncode != 0 and 'violates PodSecurity "restricted:latest"' in refused.stderr, refused.stderr
 
@@ -75,8 +81,45 @@ def test_wildfly_pods_form_one_view_through_kube_ping(cluster_stack: Deployed, c
         return found if all(view == everyone for view in found.values()) else None
 
     wait_until(f"every WildFly pod to be in one view of {everyone}", agreed, 120, interval=3)
+    ips = {p["metadata"]["name"]: p["status"]["podIP"] for p in wildfly_pods(cluster)}
     for name, log in logs.items():
         assert kube_ping_failures(log) == [], f"KUBE_PING failed in {name}"
+        # JGroups bound to and advertises the pod IP (the Downward API's), never the wildcard.
+        assert f"via /{ips[name]}:{wc.JGROUPS_PORT}" in log and "0.0.0.0:7600" not in log, name
+        assert f"listening on /{ips[name]}:" in log, f"{name}: FD_SOCK2 is not on the pod IP"
+
+
+def test_jgroups_stack_uses_protocols_the_image_ships(cluster_stack: Deployed, cluster: Cluster):
+    """The configuration the server runs (configure.cli applied by start.sh) names only protocol
+    classes the image's jgroups jars contain; the cache has the owners the script asks for; the
+    cluster secret stays an expression in the file."""
+    name = wildfly_pods(cluster)[0]["metadata"]["name"]
+    text = cluster.exec(NAMESPACE, name, "cat", f"{wc.SERVER_BASE_DIR}/configuration/standalone-ha.xml").decode()
+    root = ET.fromstring(text)
+
+    def namespace_of(prefix: str) -> str:
+        return next(e.tag[1:].split("}")[0] for e in root.iter() if e.tag.startswith("{urn:jboss:domain:" + prefix))
+
+    stack = root.find(f".//{{{namespace_of('jgroups:')}}}stack[@name='tcp']")
+    types = [e.get("type") for e in stack if e.get("type")]
+    assert "kubernetes.KUBE_PING" in types and "AUTH" in types and "FD_SOCK2" in types, types
+    assert types.index("AUTH") == types.index("pbcast.GMS") - 1, types
+    jars = cluster.exec(NAMESPACE, name, "sh", "-c", 'find "$JBOSS_HOME/modules/system/layers/base/org/jgroups" -name "*.jar"').decode().split()
+    classes = set()
+    for jar in jars:
+        with zipfile.ZipFile(io.BytesIO(cluster.exec(NAMESPACE, name, "cat", jar))) as z:
+            classes.update(n for n in z.namelist() if n.endswith(".class"))
+    missing = [t for t in types if f"org/jgroups/protocols/{t.replace('.', '/')}.class" not in classes]
+    assert jars and not missing, (jars, missing)
+    script = next(c["data"]["configure.cli"] for c in cluster.items("configmaps", "-n", NAMESPACE) if "configure.cli" in c.get("data", {}))
+    owners = re.search(r"distributed-cache=dist:write-attribute\(name=owners, value=(\d+)\)", script).group(1)
+    ispn = namespace_of("infinispan:")
+    dist = root.find(f".//{{{ispn}}}cache-container[@name='web']/{{{ispn}}}distributed-cache[@name='dist']")
+    assert dist is not None and dist.get("owners") == owners
+    ref = next(e["valueFrom"]["secretKeyRef"] for e in wildfly_pods(cluster)[0]["spec"]["containers"][0]["env"]
+               if e["name"] == "JGROUPS_CLUSTER_PASSWORD")
+    secret = base64.b64decode(cluster.get("secret", "-n", NAMESPACE, ref["name"])["data"][ref["key"]]).decode()
+    assert "${env.JGROUPS_CLUSTER_PASSWORD}" in text and secret not in text
 
 
 def test_wildfly_service_account_lists_pods_here_and_changes_nothing(cluster_stack: Deployed, cluster: Cluster):

@@ -22,9 +22,8 @@ for entry in (str(ROOT), str(HERE)):
     if entry not in sys.path:
         sys.path.insert(0, entry)
 
-from harness import HarnessError, PodTemplate, require_root_and_tools, wildfly_home  # noqa: E402
+from harness import HarnessError, require_root_and_tools, wildfly_home  # noqa: E402
 
-LOCAL_STACK = "local"
 _FIGURES: list[tuple[str, str]] = []
 
 
@@ -59,24 +58,6 @@ def realserver_prereqs() -> Path:
     if shutil.which("java") is None and not Path("/usr/lib/jvm").is_dir():
         pytest.fail("no Java runtime found", pytrace=False)
     return home
-
-
-@pytest.fixture(scope="session")
-def rendered_local() -> list[dict]:
-    """The Kubernetes objects the program declares for the local stack (offline mock run)."""
-    from offline import mockrun
-
-    run = mockrun.run_stack(LOCAL_STACK)
-    objects = run.kubernetes_objects()
-    if not objects:
-        pytest.fail(f"the {LOCAL_STACK} stack rendered no Kubernetes objects", pytrace=False)
-    return objects
-
-
-@pytest.fixture(scope="session")
-def wildfly_template(rendered_local) -> PodTemplate:
-    """The WildflyCluster pod template exactly as the local stack renders it."""
-    return PodTemplate.from_rendered(rendered_local)
 
 
 @pytest.fixture

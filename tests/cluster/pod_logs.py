@@ -1,0 +1,73 @@
+"""Every WildFly pod's log kept to a file while a scenario runs, including pods that go away.
+
+A rolling restart deletes the pods whose logs would explain a failure (the open WildFly 39 hang
+leaves `ISPN000299 ... Lock is held by ...` in the logs of the pods that answered HTTP 500, and a
+parked session write in the pod that stops): `kubectl logs -f` per pod, started as each pod
+appears, keeps them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import subprocess
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from kube import Cluster
+
+LOCK_HELD = re.compile(r"ISPN000299\b.*")
+"""Infinispan's lock timeout: a request waited 15 s for a session lock another transaction held."""
+
+
+@dataclass
+class KeptLogs:
+    directory: Path
+    files: dict[str, Path] = field(default_factory=dict)
+
+    def lines(self, pattern: re.Pattern[str]) -> dict[str, list[str]]:
+        """pod -> the log lines matching ``pattern``, for the pods that have any."""
+        found = {name: [m.group(0) for m in pattern.finditer(path.read_text(errors="replace"))] for name, path in self.files.items()}
+        return {name: hits for name, hits in found.items() if hits}
+
+
+@contextlib.contextmanager
+def kept_logs(cluster: Cluster, namespace: str, selector: str, directory: Path, poll_s: float = 1.0) -> Iterator[KeptLogs]:
+    directory.mkdir(parents=True, exist_ok=True)
+    kept = KeptLogs(directory)
+    followers: list[subprocess.Popen] = []
+    stop = threading.Event()
+
+    def follow_new_pods() -> None:
+        while not stop.is_set():
+            try:
+                names = [p["metadata"]["name"] for p in cluster.pods(namespace, selector)
+                         if any(s.get("state", {}).get("running") for s in p.get("status", {}).get("containerStatuses", []))]
+            except Exception:  # noqa: BLE001 - an API hiccup only delays the next look
+                names = []
+            for name in names:
+                if name not in kept.files:
+                    kept.files[name] = directory / f"{name}.log"
+                    with open(kept.files[name], "wb") as out:
+                        followers.append(subprocess.Popen(
+                            [str(cluster.bin_dir / "kubectl"), f"--kubeconfig={cluster.kubeconfig}", "logs", "-f", "-n", namespace, name],
+                            stdout=out, stderr=subprocess.STDOUT))
+            stop.wait(poll_s)
+
+    watcher = threading.Thread(target=follow_new_pods, daemon=True)
+    watcher.start()
+    try:
+        yield kept
+    finally:
+        stop.set()
+        watcher.join(timeout=30)
+        for follower in followers:
+            follower.terminate()
+        for follower in followers:
+            try:
+                follower.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                follower.kill()
+                follower.wait()
