@@ -225,6 +225,7 @@ def test_jgroups_on_the_wildcard_address_lists_its_peers_but_forms_singletons(de
 def test_a_session_goes_on_across_the_pods_of_one_view(deployed: Outcome):
     """The positive control of the next test: the same user, alternating over the pods' IPs."""
     answers = deployed.counters["dns-ping"]
+    print(f"one view: {answers}")
     assert len({pod for pod, _ in answers}) == REPLICAS, answers
     assert [c for _, c in answers] == list(range(1, len(answers) + 1)), answers
 
@@ -232,6 +233,7 @@ def test_a_session_goes_on_across_the_pods_of_one_view(deployed: Outcome):
 def test_jgroups_on_the_wildcard_address_starts_the_counter_over_when_the_pod_changes(deployed: Outcome):
     """Seed 000's symptom as users see it: the session never reached the other pod."""
     answers = deployed.counters["jgroups-wildcard"]
+    print(f"0.0.0.0: {answers}")
     assert len({pod for pod, _ in answers}) == REPLICAS, answers
     counters = [c for _, c in answers]
     assert counters[:REPLICAS] == [1] * REPLICAS and counters != list(range(1, len(answers) + 1)), answers

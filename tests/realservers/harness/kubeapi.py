@@ -8,9 +8,6 @@ openssl for the bridge address, and the CA file and token file are what a pod wo
 points KUBE_PING at them (KUBERNETES_SERVICE_HOST/PORT as the kubelet sets them, and
 SA_TOKEN_FILE / KUBERNETES_CA_CERTIFICATE_FILE, the jgroups-kubernetes overrides
 of the two mounted files' paths).
-
-Every request is recorded (client address, namespace, selector, pod IPs returned), so a test
-can prove that discovery saw the other pods.
 """
 
 from __future__ import annotations
@@ -20,9 +17,8 @@ import secrets
 import ssl
 import subprocess
 import threading
-import time
 import urllib.parse
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -35,15 +31,6 @@ class PodRecord:
     ip: str
     ready: bool = False
     phase: str = "Running"
-
-
-@dataclass
-class ListRequest:
-    client_ip: str
-    namespace: str
-    selector: str
-    pod_ips: list[str]
-    at: float = field(default_factory=time.monotonic)
 
 
 def _parse_selector(selector: str) -> dict[str, str]:
@@ -78,7 +65,6 @@ class KubeApiStandIn:
             f.chmod(0o644)  # readable by the pods' non-root uid, like the projected volume
         self._pods: dict[str, PodRecord] = {}
         self._lock = threading.Lock()
-        self.requests: list[ListRequest] = []
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(str(self.ca_file), str(key_file))
         self._server = ThreadingHTTPServer((host, port), self._handler())
@@ -118,10 +104,6 @@ class KubeApiStandIn:
             "KUBERNETES_CA_CERTIFICATE_FILE": str(self.ca_file),
         }
 
-    def requests_from(self, client_ip: str) -> list[ListRequest]:
-        with self._lock:
-            return [r for r in self.requests if r.client_ip == client_ip]
-
     # -- HTTP -----------------------------------------------------------------------------
     def _handler(self):
         api = self
@@ -156,9 +138,6 @@ class KubeApiStandIn:
                 except ValueError as exc:
                     self._send(400, {"kind": "Status", "status": "Failure", "message": str(exc), "code": 400})
                     return
-                with api._lock:
-                    api.requests.append(ListRequest(self.client_address[0], namespace, selector,
-                                                    [p.ip for p in pods]))
                 self._send(200, {
                     "kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "1"},
                     "items": [{
