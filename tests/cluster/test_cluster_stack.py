@@ -91,8 +91,8 @@ def test_wildfly_pods_form_one_view_through_kube_ping(cluster_stack: Deployed, c
 
 def test_jgroups_stack_uses_protocols_the_image_ships(cluster_stack: Deployed, cluster: Cluster):
     """The configuration the server runs (configure.cli applied by start.sh) names only protocol
-    classes the image's jgroups jars contain; the cache has the owners the script asks for; the
-    cluster secret stays an expression in the file."""
+    classes the image's jgroups jars contain, with TCP_NODELAY on the transport; the cache has
+    the owners the script asks for; the cluster secret stays an expression in the file."""
     name = wildfly_pods(cluster)[0]["metadata"]["name"]
     text = cluster.exec(NAMESPACE, name, "cat", f"{wc.SERVER_BASE_DIR}/configuration/standalone-ha.xml").decode()
     root = ET.fromstring(text)
@@ -100,9 +100,13 @@ def test_jgroups_stack_uses_protocols_the_image_ships(cluster_stack: Deployed, c
     def namespace_of(prefix: str) -> str:
         return next(e.tag[1:].split("}")[0] for e in root.iter() if e.tag.startswith("{urn:jboss:domain:" + prefix))
 
-    stack = root.find(f".//{{{namespace_of('jgroups:')}}}stack[@name='tcp']")
-    types = [e.get("type") for e in stack if e.get("type")]
+    jgroups = namespace_of("jgroups:")
+    stack = root.find(f".//{{{jgroups}}}stack[@name='tcp']")
+    types = [e.get("type") for e in stack if e.get("type")]  # the transport (TCP), then the protocols
     assert "kubernetes.KUBE_PING" in types and "AUTH" in types and "FD_SOCK2" in types, types
+    # Nagle off on the cluster's connections (JGroups 5.5.2 leaves it on: a delayed ACK per read).
+    transport = stack.find(f"{{{jgroups}}}transport")
+    assert transport.get("type") == "TCP" and {e.get("name"): e.text for e in transport}.get("tcp_nodelay") == "true", ET.tostring(transport)
     assert types.index("AUTH") == types.index("pbcast.GMS") - 1, types
     jars = cluster.exec(NAMESPACE, name, "sh", "-c", 'find "$JBOSS_HOME/modules/system/layers/base/org/jgroups" -name "*.jar"').decode().split()
     classes = set()
