@@ -12,10 +12,16 @@ network namespaces, discovery through the KUBE_PING pod-list stand-in, and measu
                session lock until the write's commit reached the owners) p50/p99, and how
                many reads did not see the write (stale);
 - throughput:  requests/s through 1 pod vs through 3 pods at the same client load
-               (same sessions, workers and duration), no think time.
+               (same sessions, workers and duration), no think time: round-robin, and with
+               cookie affinity (each session stays on one pod, as the router keeps it);
+- floors, in the same run (bench/floors.py): one pod's boot to ready alone (for formation),
+  the TCP and the plain-HTTP round trip between namespaces (for visibility), and the writer
+  pod's own answer to the write (a WildFly request without replication in the way).
 
 Figures are what this run measured on this machine (2 shared cores run the JVMs, the client
-and the stand-ins alike), printed with the command that produced them.
+and the stand-ins alike), printed with the command that produced them; `--json` also carries
+the flat keys visibility_p50_ms, visibility_p99_ms, rtt_floor_ms, http_floor_ms, formation_s,
+boot_floor_s, rps_1pod, rps_3pods_round_robin, rps_3pods_affinity.
 
 Usage (root, after tests/realservers/setup.sh):
     .venv/bin/python bench/realservers.py [--kills 2] [--pairs 300] [--seconds 15] [--json]
@@ -25,8 +31,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shlex
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -37,6 +43,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "realservers")]
 from sessionstack import wildfly_config as wc  # noqa: E402
 from harness import ClusterHarness, PodTemplate, SessionClient  # noqa: E402
 from harness.load import Endpoints, SessionLoad  # noqa: E402
+from floors import network_floors  # noqa: E402
 
 BOOT_TIMEOUT = 300
 
@@ -44,6 +51,14 @@ BOOT_TIMEOUT = 300
 def pct(data: list[float], p: float) -> float:
     data = sorted(data)
     return data[min(len(data) - 1, int(round(p / 100 * (len(data) - 1))))] if data else float("nan")
+
+
+def started_in_s(log: str) -> float:
+    """WildFly's own boot time (WFLYSRV0025 ... started in N ms), in seconds."""
+    found = re.search(r"WFLYSRV0025: .* started in (\d+)ms", log)
+    if not found:
+        raise RuntimeError(f"no WFLYSRV0025 in the log: {log[-2000:]}")
+    return int(found.group(1)) / 1000
 
 
 def measure_failover(cluster: ClusterHarness, pods: list) -> dict:
@@ -71,23 +86,25 @@ def measure_failover(cluster: ClusterHarness, pods: list) -> dict:
 
 
 def measure_visibility(pods: list, pairs: int) -> dict:
-    latencies, stale = [], 0
+    latencies, own, stale = [], [], 0
     for i in range(pairs):
         client = SessionClient(f"vis{i}")
         writer, reader = pods[i % 3], pods[(i + 1) % 3]
         w = client.get(writer.ip, wc.HTTP_PORT, wc.DEMO_CONTEXT_PATH)
         w2 = client.get(writer.ip, wc.HTTP_PORT, wc.DEMO_CONTEXT_PATH)  # the write under test
+        own.append(w2.elapsed_ms)
         t0 = time.monotonic()
         r = client.get(reader.ip, wc.HTTP_PORT, wc.DEMO_CONTEXT_PATH)
         latencies.append((time.monotonic() - t0) * 1000)
         if r.counter != w2.counter + 1 or w.session != r.session:
             stale += 1
-    return {"pairs": pairs, "p50_ms": pct(latencies, 50), "p99_ms": pct(latencies, 99), "stale": stale}
+    return {"pairs": pairs, "p50_ms": pct(latencies, 50), "p99_ms": pct(latencies, 99), "stale": stale,
+            "writer_p50_ms": pct(own, 50)}
 
 
-def measure_throughput(pods: list, seconds: float, sessions: int, workers: int) -> dict:
+def measure_throughput(pods: list, seconds: float, sessions: int, workers: int, affinity: bool = False) -> dict:
     endpoints = Endpoints(pods, period=1.0)
-    load = SessionLoad(endpoints, sessions=sessions, workers=workers, timeout=30)
+    load = SessionLoad(endpoints, sessions=sessions, workers=workers, timeout=30, affinity=affinity)
     try:
         load.warm_up()
         before = load.stats.ok
@@ -99,7 +116,7 @@ def measure_throughput(pods: list, seconds: float, sessions: int, workers: int) 
     finally:
         endpoints.close()
     ok = stats.ok - before
-    return {"pods": len(pods), "rps": ok / elapsed, "failed": stats.failed,
+    return {"pods": len(pods), "affinity": affinity, "rps": ok / elapsed, "failed": stats.failed,
             "lost": len(stats.lost_sessions), "regressions": stats.regressions,
             "p50_ms": stats.percentile(50), "p99_ms": stats.percentile(99)}
 
@@ -119,16 +136,27 @@ def main() -> int:
     template = PodTemplate.from_rendered(mockrun.run_stack("local").kubernetes_objects())
     results: dict = {"command": command, "template": template.source}
     with ClusterHarness(template) as cluster:
+        results["floors"] = network_floors(cluster.network, cluster.workdir)
+        alone = cluster.add_pod()
+        results["boot_floor_s"] = alone.wait_ready(BOOT_TIMEOUT)
+        cluster.stop_pod(alone, graceful=False)
+
         pods = cluster.start_pods(3)
         last_start = max(p.started_at for p in pods)
         results["formation_s"] = cluster.wait_view(pods, timeout=BOOT_TIMEOUT) - last_start
         cluster.wait_ready(pods, timeout=BOOT_TIMEOUT)
+        # The same three boots by WildFly's own clock (WFLYSRV0025 "started in N ms"), from the
+        # last start: what formation costs beyond booting three JVMs at once on this machine.
+        results["booted_together_s"] = max(p.started_at + started_in_s(p.log_text()) for p in pods) - last_start
 
-        results["visibility"] = measure_visibility(pods, args.pairs)
         results["throughput"] = [
             measure_throughput(pods[:1], args.seconds, args.sessions, args.workers),
             measure_throughput(pods, args.seconds, args.sessions, args.workers),
+            measure_throughput(pods, args.seconds, args.sessions, args.workers, affinity=True),
         ]
+        # After the throughput runs: every pod has served thousands of requests (JIT-compiled
+        # paths, as a server in service has), and the machine is idle again.
+        results["visibility"] = measure_visibility(pods, args.pairs)
         kills = []
         for _ in range(args.kills):
             kills.append(measure_failover(cluster, pods))
@@ -139,24 +167,37 @@ def main() -> int:
             cluster.wait_view(pods, timeout=120)
         results["failover"] = kills
 
+    v, floors, t = results["visibility"], results["floors"], results["throughput"]
+    results.update({
+        "visibility_p50_ms": v["p50_ms"], "visibility_p99_ms": v["p99_ms"],
+        "rtt_floor_ms": floors["tcp_rtt_p50_ms"], "http_floor_ms": floors["http_rtt_p50_ms"],
+        "rps_1pod": t[0]["rps"], "rps_3pods_round_robin": t[1]["rps"], "rps_3pods_affinity": t[2]["rps"],
+    })
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
-    v = results["visibility"]
     print(f"command: {command}")
     print(f"template: {results['template']} (WildFly {wc.WILDFLY_VERSION}, 3 pods, cache owners from the rendered config)")
-    print(f"formation (last pod start -> view of 3): {results['formation_s']:.2f} s")
+    print(f"floors: TCP round trip p50 {floors['tcp_rtt_p50_ms']:.3f} ms (p99 {floors['tcp_rtt_p99_ms']:.3f}), "
+          f"plain HTTP request p50 {floors['http_rtt_p50_ms']:.2f} ms (p99 {floors['http_rtt_p99_ms']:.2f}), "
+          f"one pod's boot alone {results['boot_floor_s']:.1f} s")
+    print(f"formation (last pod start -> view of 3): {results['formation_s']:.2f} s "
+          f"({results['formation_s'] / results['boot_floor_s']:.2f}x one pod's boot alone; the three pods "
+          f"had booted {results['booted_together_s']:.2f} s after the last start)")
     for i, k in enumerate(results["failover"], 1):
         print(f"failover kill {i}: failed requests {k['failed']}, kill -> first good answer {k['gap_ms']:.0f} ms, "
               f"session intact {k['session_intact']}")
     print(f"replication visibility (write on A, read on B; {v['pairs']} pairs): "
-          f"p50 {v['p50_ms']:.1f} ms, p99 {v['p99_ms']:.1f} ms, stale reads {v['stale']}")
-    for t in results["throughput"]:
-        print(f"throughput via {t['pods']} pod(s), {args.sessions} sessions / {args.workers} workers / "
-              f"{args.seconds:.0f} s: {t['rps']:.0f} req/s (p50 {t['p50_ms']:.1f} ms, p99 {t['p99_ms']:.1f} ms, "
-              f"failed {t['failed']}, lost {t['lost']}, regressions {t['regressions']})")
+          f"p50 {v['p50_ms']:.1f} ms ({v['p50_ms'] / floors['tcp_rtt_p50_ms']:.0f}x the TCP floor, "
+          f"{v['p50_ms'] / floors['http_rtt_p50_ms']:.1f}x the HTTP floor), p99 {v['p99_ms']:.1f} ms, "
+          f"stale reads {v['stale']}; the write itself on A: p50 {v['writer_p50_ms']:.1f} ms")
+    for run in t:
+        print(f"throughput via {run['pods']} pod(s){' with affinity' if run['affinity'] else ''}, {args.sessions} sessions / "
+              f"{args.workers} workers / {args.seconds:.0f} s: {run['rps']:.0f} req/s ({run['rps'] / t[0]['rps']:.2f}x 1 pod; "
+              f"p50 {run['p50_ms']:.1f} ms, p99 {run['p99_ms']:.1f} ms, "
+              f"failed {run['failed']}, lost {run['lost']}, regressions {run['regressions']})")
     bad = v["stale"] or any(not k["session_intact"] for k in results["failover"]) or any(
-        t["lost"] or t["regressions"] for t in results["throughput"])
+        run["lost"] or run["regressions"] for run in t)
     return 1 if bad else 0
 
 
