@@ -43,14 +43,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "realservers")]
 from sessionstack import wildfly_config as wc  # noqa: E402
 from harness import ClusterHarness, PodTemplate, SessionClient  # noqa: E402
 from harness.load import Endpoints, SessionLoad  # noqa: E402
-from floors import network_floors  # noqa: E402
+from floors import network_floors, pct  # noqa: E402
 
 BOOT_TIMEOUT = 300
-
-
-def pct(data: list[float], p: float) -> float:
-    data = sorted(data)
-    return data[min(len(data) - 1, int(round(p / 100 * (len(data) - 1))))] if data else float("nan")
 
 
 def measure_failover(cluster: ClusterHarness, pods: list) -> dict:
