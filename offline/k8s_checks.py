@@ -84,6 +84,16 @@ def _pod_labels(obj: dict[str, Any]) -> dict[str, str]:
     return (((obj.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels") or {}
 
 
+def _each_pod_labels(obj: dict[str, Any]) -> list[dict[str, str]]:
+    """The labels each pod of ``obj`` will carry: a StatefulSet's controller adds
+    statefulset.kubernetes.io/pod-name (``<name>-<ordinal>``) to each of its pods."""
+    labels = _pod_labels(obj)
+    if obj.get("kind") != "StatefulSet":
+        return [labels]
+    name, replicas = obj["metadata"]["name"], int((obj.get("spec") or {}).get("replicas", 1))
+    return [{**labels, "statefulset.kubernetes.io/pod-name": f"{name}-{i}"} for i in range(replicas)]
+
+
 def _matches(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool:
     """A LabelSelector (matchLabels + matchExpressions) or a plain Service selector map."""
     if not selector:
@@ -145,7 +155,7 @@ def reference_errors(objects: list[dict[str, Any]]) -> list[str]:
         if kind == "Service":
             selector = spec.get("selector")
             if selector:
-                targets = [w for w in workloads if key(w)[1] == namespace and _matches(selector, _pod_labels(w))]
+                targets = [w for w in workloads if key(w)[1] == namespace and any(_matches(selector, labels) for labels in _each_pod_labels(w))]
                 if not targets:
                     errors.append(f"{where}: selector {selector} matches no pod template")
                 for port in spec.get("ports") or []:

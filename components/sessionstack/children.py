@@ -67,11 +67,13 @@ class Children:
             opts=pulumi.ResourceOptions(parent=self.parent, ignore_changes=["spec.replicas"]),
         )
 
-    def service(self, role: str, ports: list[dict[str, Any]], object_name: str | None = None, **spec: Any) -> k8s.core.v1.Service:
-        """Service selecting this component's pods; ``spec`` adds e.g. ``type`` or ``clusterIP``."""
-        return k8s.core.v1.Service(
-            f"{self.name}-{role}", metadata=self.meta(object_name), spec={**spec, "selector": dict(self.selector), "ports": ports}, opts=self.opts
-        )
+    def service(
+        self, role: str, ports: list[dict[str, Any]], object_name: str | None = None, only: Mapping[str, str] | None = None, **spec: Any
+    ) -> k8s.core.v1.Service:
+        """Service selecting this component's pods (narrowed by the labels ``only``, e.g. one pod of a
+        StatefulSet); ``spec`` adds e.g. ``type`` or ``clusterIP``."""
+        selector = {**self.selector, **(only or {})}
+        return k8s.core.v1.Service(f"{self.name}-{role}", metadata=self.meta(object_name), spec={**spec, "selector": selector, "ports": ports}, opts=self.opts)
 
     def disruption_budget(self, **budget: int) -> k8s.policy.v1.PodDisruptionBudget:
         """PDB ``<name>`` over this component's pods; ``budget`` is maxUnavailable or minAvailable."""
