@@ -1,10 +1,15 @@
 package io.sessionstack.demo;
 
 import java.time.Duration;
+import java.util.Arrays;
+import java.util.LinkedHashSet;
+import java.util.Set;
+import java.util.stream.Collectors;
 
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.data.redis.connection.RedisPassword;
+import org.springframework.data.redis.connection.RedisSentinelConfiguration;
 import org.springframework.data.redis.connection.RedisStandaloneConfiguration;
 import org.springframework.data.redis.connection.lettuce.LettuceClientConfiguration;
 import org.springframework.data.redis.connection.lettuce.LettuceConnectionFactory;
@@ -14,8 +19,12 @@ import org.springframework.session.data.redis.config.annotation.web.http.EnableR
  * Sessions live in Redis (Spring Session's non-indexed RedisSessionRepository: it needs no
  * keyspace notifications and never calls CONFIG, so it works against a locked-down Redis or
  * ElastiCache). The connection comes from the same environment variables Spring Boot would read
- * (SPRING_DATA_REDIS_HOST/PORT/SSL_ENABLED/PASSWORD), which WildflyCluster sets on its pods for
- * the redis session backend; this WAR reads them itself because it does not use Boot.
+ * (SPRING_DATA_REDIS_HOST/PORT/SSL_ENABLED/PASSWORD, and SPRING_DATA_REDIS_SENTINEL_MASTER/NODES
+ * when the store runs Sentinels), which WildflyCluster sets on its pods for the redis session
+ * backend; this WAR reads them itself because it does not use Boot. With a Sentinel master name,
+ * Lettuce asks the Sentinels for the primary at every (re)connect, so after a failover it reaches
+ * the promoted replica; the Sentinels take the same password as Redis unless
+ * SPRING_DATA_REDIS_SENTINEL_PASSWORD says otherwise.
  */
 @Configuration
 @EnableRedisHttpSession(redisNamespace = "sessionstack:session", maxInactiveIntervalInSeconds = 1800)
@@ -29,22 +38,44 @@ public class RedisSessionConfig {
         return value == null || value.isBlank() ? fallback : value.trim();
     }
 
+    static Set<String> sentinelNodes(String nodes) {
+        return Arrays.stream(nodes.split(","))
+                .map(String::trim)
+                .filter(node -> !node.isEmpty())
+                .collect(Collectors.toCollection(LinkedHashSet::new));
+    }
+
     @Bean
     public LettuceConnectionFactory redisConnectionFactory() {
-        String host = env("SPRING_DATA_REDIS_HOST", "localhost");
-        int port = Integer.parseInt(env("SPRING_DATA_REDIS_PORT", "6379"));
         boolean ssl = Boolean.parseBoolean(env("SPRING_DATA_REDIS_SSL_ENABLED", "false"));
         // Not trimmed or defaulted through env(): a password is taken exactly as given.
         String password = System.getenv("SPRING_DATA_REDIS_PASSWORD");
+        String sentinelPassword = System.getenv("SPRING_DATA_REDIS_SENTINEL_PASSWORD");
+        String master = env("SPRING_DATA_REDIS_SENTINEL_MASTER", "");
 
-        RedisStandaloneConfiguration server = new RedisStandaloneConfiguration(host, port);
-        if (password != null && !password.isEmpty()) {
-            server.setPassword(RedisPassword.of(password));
-        }
         LettuceClientConfiguration.LettuceClientConfigurationBuilder client =
                 LettuceClientConfiguration.builder().commandTimeout(Duration.ofSeconds(5));
         if (ssl) {
             client.useSsl();
+        }
+        if (!master.isEmpty()) {
+            Set<String> nodes = sentinelNodes(env("SPRING_DATA_REDIS_SENTINEL_NODES", ""));
+            if (nodes.isEmpty()) {
+                throw new IllegalStateException("SPRING_DATA_REDIS_SENTINEL_MASTER is set but SPRING_DATA_REDIS_SENTINEL_NODES names no host:port");
+            }
+            RedisSentinelConfiguration sentinels = new RedisSentinelConfiguration(master, nodes);
+            if (password != null && !password.isEmpty()) {
+                sentinels.setPassword(RedisPassword.of(password));
+                sentinels.setSentinelPassword(RedisPassword.of(
+                        sentinelPassword != null && !sentinelPassword.isEmpty() ? sentinelPassword : password));
+            }
+            return new LettuceConnectionFactory(sentinels, client.build());
+        }
+        String host = env("SPRING_DATA_REDIS_HOST", "localhost");
+        int port = Integer.parseInt(env("SPRING_DATA_REDIS_PORT", "6379"));
+        RedisStandaloneConfiguration server = new RedisStandaloneConfiguration(host, port);
+        if (password != null && !password.isEmpty()) {
+            server.setPassword(RedisPassword.of(password));
         }
         return new LettuceConnectionFactory(server, client.build());
     }
