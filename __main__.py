@@ -52,7 +52,13 @@ def application(
     if backend is SessionBackend.REDIS and store is None:
         store = RedisSessionStore(
             "sessions",
-            RedisSessionStoreArgs(namespace=ns, storage=settings.redis.storage, maxmemory_mb=settings.redis.maxmemory_mb),
+            RedisSessionStoreArgs(
+                namespace=ns,
+                mode=settings.redis.mode,
+                sentinel_pods=settings.redis.sentinel_pods,
+                storage=settings.redis.storage,
+                maxmemory_mb=settings.redis.maxmemory_mb,
+            ),
             opts=opts,
         )
     wildfly = WildflyCluster(

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
+from sessionstack.redis_config import RedisMode
 from sessionstack.routing import RoutingImplementation
 from sessionstack.routing_rules import check_cookie_name
 from sessionstack.wildfly_config import WILDFLY_IMAGE, Discovery, SessionBackend
@@ -71,6 +72,8 @@ KEYS: tuple[Key, ...] = (
     Key("apache.replicas", "integer", 2, "Apache httpd pods for static content (2-50; the HPA minimum)."),
     Key("apache.maxReplicas", "integer", 4, "HPA maximum for Apache httpd (>= apache.replicas)."),
     Key("redis.backend", "string", "auto", "Session store: auto (elasticache on eks, kubernetes elsewhere), kubernetes or elasticache (eks only)."),
+    Key("redis.mode", "string", "sentinel", "kubernetes backend: sentinel (redis.sentinelPods pods, a replica promoted when the primary fails) or standalone (one pod, for development)."),
+    Key("redis.sentinelPods", "integer", 3, "sentinel mode: Redis pods, each with a Sentinel (odd, 3-9; the quorum is a majority)."),
     Key("redis.storage", "string", "1Gi", "Persistent volume size per Redis pod (Kubernetes quantity)."),
     Key("redis.maxmemoryMb", "integer", 256, "Redis maxmemory in MiB (16-65536); the pod's memory limit follows it."),
     Key("routing.implementation", "string", "gateway-api", "local/dev routing: gateway-api (Envoy Gateway) or ingress-nginx.", (Platform.LOCAL, Platform.DEV)),
@@ -119,6 +122,8 @@ class ApacheSettings:
 class RedisSettings:
     backend: RedisBackend
     """Resolved: never AUTO."""
+    mode: RedisMode
+    sentinel_pods: int
     storage: str
     maxmemory_mb: int
 
@@ -293,8 +298,13 @@ def load_settings(raw: Mapping[str, str | None]) -> StackSettings:
             f"{PROJECT}:redis.backend 'elasticache' needs platform 'eks', got platform {platform.value!r}; "
             "allowed here: 'auto' or 'kubernetes'"
         )
+    sentinel_pods = read.integer("redis.sentinelPods", 3, 9)
+    if sentinel_pods % 2 == 0:
+        raise SettingsError(f"{PROJECT}:redis.sentinelPods must be odd (3, 5, 7 or 9), got {sentinel_pods}: an even count adds no failure tolerance to the quorum")
     redis = RedisSettings(
         backend=redis_backend,
+        mode=read.choice("redis.mode", RedisMode),
+        sentinel_pods=sentinel_pods,
         storage=read.string("redis.storage", lambda v: bool(_QUANTITY.match(v)), "a quantity such as 512Mi or 1Gi"),
         maxmemory_mb=read.integer("redis.maxmemoryMb", 16, 65536),
     )

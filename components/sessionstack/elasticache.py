@@ -117,6 +117,10 @@ class ElastiCacheSessionStore(pulumi.ComponentResource):
     never export the value."""
     password: pulumi.Output[str]
     """The AUTH token, as a secret Output; never export it."""
+    sentinel_master_name: pulumi.Output[str]
+    """Always '': no Sentinels; ElastiCache's Multi-AZ failover moves the primary endpoint (host)."""
+    sentinel_nodes: pulumi.Output[list[str]]
+    """Always []."""
     reader_host: pulumi.Output[str]
     """Reader endpoint (the replicas), for read-only clients."""
     replication_group_id: pulumi.Output[str]
@@ -184,6 +188,8 @@ class ElastiCacheSessionStore(pulumi.ComponentResource):
         self.host = group.primary_endpoint_address
         self.port = group.port.apply(int)  # mocks and JSON hand numbers over as floats
         self.tls = pulumi.Output.from_input(True)
+        self.sentinel_master_name = pulumi.Output.from_input("")
+        self.sentinel_nodes = pulumi.Output.from_input([])
         self.password_secret_name = secret.metadata.name
         self.password_secret_key = pulumi.Output.from_input(SECRET_PASSWORD_KEY)
         self.password = pulumi.Output.secret(token.result)
@@ -198,6 +204,8 @@ class ElastiCacheSessionStore(pulumi.ComponentResource):
                 "password_secret_name": self.password_secret_name,
                 "password_secret_key": self.password_secret_key,
                 "password": self.password,
+                "sentinel_master_name": self.sentinel_master_name,
+                "sentinel_nodes": self.sentinel_nodes,
                 "reader_host": self.reader_host,
                 "replication_group_id": self.replication_group_id,
                 "security_group_id": self.security_group_id,

@@ -10,7 +10,20 @@ redis-server (7.0.x): only directives that exist in 7.0 are used.
 
 from __future__ import annotations
 
+import enum
+
 from sessionstack import templating
+
+
+class RedisMode(str, enum.Enum):
+    """How many Redis the session store runs, and who decides which one takes writes."""
+
+    STANDALONE = "standalone"
+    """One pod; its append-only file carries the sessions across a restart, during which every
+    request fails. For development."""
+    SENTINEL = "sentinel"
+    """An odd number (3+) of pods, each Redis (one primary, the others its replicas) with a Sentinel
+    next to it; the Sentinels promote a replica when the primary fails or leaves."""
 
 # Official image, pinned to a patch release and a Debian base (never a moving tag). 8.2.2 carries
 # the fixes for the 2025 Lua CVEs (CVE-2025-49844 and friends).
@@ -42,19 +55,20 @@ _SAFE_PASSWORD_CHARS = frozenset(
 )
 
 
-def redis_conf(maxmemory_mb: int) -> str:
+def redis_conf(maxmemory_mb: int, replication: str = "") -> str:
     """The complete redis.conf (templates/redis/redis.conf) for a session store limited to ``maxmemory_mb`` MiB of data.
 
     The container's memory limit must leave room above this for Redis's own overhead and for the
     copy-on-write pages of the forked AOF rewrite (roughly 1.5-2x maxmemory under write load).
+    ``replication``: lines placed before the auth include (sentinel mode's replication settings).
     """
     return templating.fill(
         templating.read("redis", "redis.conf"),
-        {"REDIS_PORT": REDIS_PORT, "DATA_DIR": DATA_DIR, "MAXMEMORY_MB": maxmemory_mb, "AUTH_DIR": AUTH_DIR, "AUTH_CONF_PATH": AUTH_CONF_PATH},
+        {"REDIS_PORT": REDIS_PORT, "DATA_DIR": DATA_DIR, "MAXMEMORY_MB": maxmemory_mb, "AUTH_DIR": AUTH_DIR, "AUTH_CONF_PATH": AUTH_CONF_PATH, "REPLICATION": replication},
     )
 
 
-def _quote_password(password: str) -> str:
+def quote_password(password: str) -> str:
     out = []
     for byte in password.encode("utf-8"):
         char = chr(byte)
@@ -62,15 +76,18 @@ def _quote_password(password: str) -> str:
     return '"' + "".join(out) + '"'
 
 
-def auth_conf(password: str) -> str:
-    """The auth include (Secret key SECRET_AUTH_CONF_KEY): ``requirepass`` for the default user.
+def auth_conf(password: str, replicated: bool = False) -> str:
+    """The auth include (Secret key SECRET_AUTH_CONF_KEY): ``requirepass`` for the default user,
+    and with ``replicated`` also ``masterauth`` (a replica authenticates to its primary with it).
 
     The password is double-quoted with anything outside printable ASCII punctuation and
     alphanumerics escaped as ``\\xHH``, so any byte string round-trips through the config parser.
     """
     if not isinstance(password, str) or not password:
         raise ValueError("password must be a non-empty string")
-    return f"# sessionstack: Redis password (from a Secret, never a ConfigMap)\nrequirepass {_quote_password(password)}\n"
+    quoted = quote_password(password)
+    lines = [f"requirepass {quoted}"] + ([f"masterauth {quoted}"] if replicated else [])
+    return "# sessionstack: Redis password (from a Secret, never a ConfigMap)\n" + "".join(f"{line}\n" for line in lines)
 
 
 def server_args() -> list[str]:

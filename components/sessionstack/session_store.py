@@ -2,7 +2,7 @@
 
 The in-cluster ``RedisSessionStore`` and the AWS ``ElastiCacheSessionStore`` both satisfy this
 protocol, so WildflyCluster (and any other consumer) wires itself to either one the same way: host,
-port and TLS flag as plain outputs, the password only as a reference to a Kubernetes Secret in the
+port and TLS flag as plain outputs (or the Sentinels to ask for the primary, when there are), the password only as a reference to a Kubernetes Secret in the
 consumer's namespace (and as a secret Output for callers that need the value itself).
 """
 
@@ -25,3 +25,8 @@ class SessionStore(Protocol):
     password_secret_key: pulumi.Output[str]
     password: pulumi.Output[str]
     """The password itself, as a secret Output; never export it."""
+    sentinel_master_name: pulumi.Output[str]
+    """Non-empty when clients must find the primary through Redis Sentinel (then host:port may
+    reach a replica, which refuses writes): the name the Sentinels monitor it under."""
+    sentinel_nodes: pulumi.Output[list[str]]
+    """``host:port`` of each Sentinel (empty without Sentinels); they take the same password."""

@@ -261,10 +261,14 @@ def _cluster_env(kids: Children, args: WildflyClusterArgs, secret: k8s.core.v1.S
 
 
 def _session_store_env(args: WildflyClusterArgs) -> list[dict[str, Any]]:
-    """Spring Data Redis settings of the application, from the session store's outputs."""
+    """Spring Data Redis settings of the application, from the session store's outputs. With a
+    Sentinel master name the application connects through the Sentinels (Spring Boot's
+    spring.data.redis.sentinel.master/nodes; blank: host and port), with the same password."""
     store = args.session_store
     assert store is not None  # checked in WildflyClusterArgs
     return [
+        {"name": "SPRING_DATA_REDIS_SENTINEL_MASTER", "value": store.sentinel_master_name},
+        {"name": "SPRING_DATA_REDIS_SENTINEL_NODES", "value": store.sentinel_nodes.apply(",".join)},
         {"name": "SPRING_DATA_REDIS_HOST", "value": store.host},
         {"name": "SPRING_DATA_REDIS_PORT", "value": store.port.apply(str)},
         {"name": "SPRING_DATA_REDIS_SSL_ENABLED", "value": store.tls.apply(lambda t: "true" if t else "false")},

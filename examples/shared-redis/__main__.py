@@ -56,5 +56,8 @@ apps = {
 
 pulumi.export("redisEndpoint", pulumi.Output.concat(store.host, ":", store.port.apply(str)))
 pulumi.export("redisPasswordSecret", store.password_secret_name)
+# Sentinel mode (the default): clients find the primary through these.
+pulumi.export("redisSentinelMaster", store.sentinel_master_name)
+pulumi.export("redisSentinels", store.sentinel_nodes)
 for app, cluster in apps.items():
     pulumi.export(f"{app}Service", cluster.http_service_name)

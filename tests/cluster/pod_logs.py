@@ -1,9 +1,11 @@
-"""Every WildFly pod's log kept to a file while a scenario runs, including pods that go away.
+"""Every pod's log (all its containers) kept to a file while a scenario runs, including pods that
+go away.
 
 A rolling restart deletes the pods whose logs would explain a failure (the open WildFly 39 hang
 leaves `ISPN000299 ... Lock is held by ...` in the logs of the pods that answered HTTP 500, and a
-parked session write in the pod that stops): `kubectl logs -f` per pod, started as each pod
-appears, keeps them.
+parked session write in the pod that stops; a Redis handover leaves the Sentinels' `+switch-master`
+and the hooks' lines): `kubectl logs -f` per pod, started as each pod appears, keeps them. A
+StatefulSet's replacement pod has the same name: the files are named after name and uid.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ class KeptLogs:
     files: dict[str, Path] = field(default_factory=dict)
 
     def lines(self, pattern: re.Pattern[str]) -> dict[str, list[str]]:
-        """pod -> the log lines matching ``pattern``, for the pods that have any."""
+        """pod (name-uid) -> the log lines matching ``pattern``, for the pods that have any."""
         found = {name: [m.group(0) for m in pattern.finditer(path.read_text(errors="replace"))] for name, path in self.files.items()}
         return {name: hits for name, hits in found.items() if hits}
 
@@ -43,16 +45,18 @@ def kept_logs(cluster: Cluster, namespace: str, selector: str, directory: Path, 
     def follow_new_pods() -> None:
         while not stop.is_set():
             try:
-                names = [p["metadata"]["name"] for p in cluster.pods(namespace, selector)
-                         if any(s.get("state", {}).get("running") for s in p.get("status", {}).get("containerStatuses", []))]
+                pods = [(p["metadata"]["name"], p["metadata"]["uid"]) for p in cluster.pods(namespace, selector)
+                        if any(s.get("state", {}).get("running") for s in p.get("status", {}).get("containerStatuses", []))]
             except Exception:  # noqa: BLE001 - an API hiccup only delays the next look
-                names = []
-            for name in names:
-                if name not in kept.files:
-                    kept.files[name] = directory / f"{name}.log"
-                    with open(kept.files[name], "wb") as out:
+                pods = []
+            for name, uid in pods:
+                key = f"{name}-{uid[:8]}"
+                if key not in kept.files:
+                    kept.files[key] = directory / f"{key}.log"
+                    with open(kept.files[key], "wb") as out:
                         followers.append(subprocess.Popen(
-                            [str(cluster.bin_dir / "kubectl"), f"--kubeconfig={cluster.kubeconfig}", "logs", "-f", "-n", namespace, name],
+                            [str(cluster.bin_dir / "kubectl"), f"--kubeconfig={cluster.kubeconfig}", "logs", "-f", "--all-containers",
+                             "--prefix", "--timestamps", "-n", namespace, name],
                             stdout=out, stderr=subprocess.STDOUT))
             stop.wait(poll_s)
 

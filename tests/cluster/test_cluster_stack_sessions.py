@@ -16,15 +16,13 @@ import os
 import re
 import subprocess
 import sys
-import threading
-import time
-from typing import Any, Callable
 
 import pytest
 
 from deployments import NAMESPACE, Deployed
 from kube import ROOT, Cluster, is_ready, node_port, wait_until
 from pod_logs import LOCK_HELD, kept_logs
+from session_load import assert_no_session_lost, load_while
 from verify.check import SessionCheck
 
 WILDFLY = "app.kubernetes.io/name=wildfly"
@@ -47,46 +45,6 @@ def wait_for_ready_pods(cluster: Cluster, count: int = 2) -> None:
         pods = live_pods(cluster)
         return len(pods) == count and all(is_ready(p) for p in pods) and len(cluster.pods(NAMESPACE, WILDFLY)) == count
     wait_until(f"{count} ready WildFly pods and no other", settled, 300, interval=2)
-
-
-def load_while(check: SessionCheck, action: Callable[[], Any], pause: float = 0.3) -> Any:
-    """Every user keeps sending a request each ``pause`` s while ``action`` runs (in a thread),
-    then one more; ``action``'s result, or its exception raised here."""
-    outcome: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            outcome["result"] = action()
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
-            outcome["error"] = exc
-
-    busy = threading.Thread(target=run)
-    busy.start()
-    while busy.is_alive():
-        check.rounds(1)
-        time.sleep(pause)
-    check.rounds(1)
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome.get("result")
-
-
-def assert_no_session_lost(report, allow_failed: int = 0, allow_lost_last_write: bool = False) -> dict:
-    """No session lost; no counter regression, except (``allow_lost_last_write``) the one a kill -9
-    causes: WildFly 39 answers before the write reaches the second owner, so a pod killed right
-    after answering loses that last write, and the next answer repeats the counter (README)."""
-    summary = report.to_dict()
-    facts = {k: summary[k] for k in ("total_requests", "failed_requests")}
-    facts["lost"] = len(summary["lost_sessions"])
-    events = [e for r in summary["regressed_sessions"] for e in r["events"]]
-    repeated = [e for e in events if re.search(r"counter went from (\d+) to \1$", e)]
-    facts["regressed"] = len(events)
-    facts["last_write_lost"] = len(repeated)
-    print(f"sessions: {report.sessions}, {facts}, pods seen {report.pods}")
-    assert facts["lost"] == 0, summary
-    assert not events or (allow_lost_last_write and events == repeated), summary
-    assert facts["failed_requests"] <= allow_failed, summary
-    return facts
 
 
 def test_rolling_restart_under_load_through_verify_loses_nothing(url: str, cluster: Cluster, tmp_path):

@@ -1,14 +1,20 @@
-"""The cluster stack's Redis variant: `pulumi up` with sessions in the Redis StatefulSet.
+"""The cluster stack's Redis variant: `pulumi up` with sessions in Redis, in sentinel mode (the
+default): three pods, each Redis and a Sentinel, one primary.
 
 The same stack file as test_cluster_stack.py with the settings README gives for the redis
 backend: wildfly.sessionBackend redis, wildfly.demoApp false, wildfly.image the Spring Session
-demo built from apps/spring-session-demo/Dockerfile. The StatefulSet's PVC is bound by the
-local-path provisioner; `verify` runs through kube-proxy with no affinity, so every request can
-land on the other WildFly pod and only Redis keeps the sessions.
+demo built from apps/spring-session-demo/Dockerfile (which connects through the Sentinels). Each
+pod's PVC is bound by the local-path provisioner; requests run through kube-proxy with no
+affinity, so every request can land on the other WildFly pod and only Redis keeps the sessions.
+The faults: the primary's Redis and its Sentinel killed with SIGKILL through containerd, the
+primary frozen (a hung process), and a rolling restart of every Redis pod (`kubectl rollout
+restart`), each under load.
 """
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -16,7 +22,12 @@ import pytest
 from deployments import NAMESPACE, Deployed, deploy, destroy_every_stack, destroy_if_left
 from kube import Cluster, is_ready, node_port, restarts, verify, wait_until
 from onenode.images import spring_demo_ref
+from pod_logs import kept_logs
+from session_load import assert_no_session_lost, failure_window, load_while
 from verify.check import SessionCheck
+
+REDIS = "app.kubernetes.io/name=redis"
+SENTINEL_PORT = 26379
 
 SETTINGS = {
     "wildfly.sessionBackend": "redis",
@@ -33,26 +44,85 @@ def stack(cluster: Cluster, engine_bin: Path, tmp_path_factory) -> Deployed:
     destroy_if_left(cluster, deployed)
 
 
-def redis_pod(cluster: Cluster) -> str:
-    (statefulset,) = cluster.items("statefulsets", "-n", NAMESPACE)
-    return f"{statefulset['metadata']['name']}-0"
+def redis_pods(cluster: Cluster) -> list[str]:
+    return sorted(p["metadata"]["name"] for p in cluster.pods(NAMESPACE, REDIS))
 
 
-def redis_cli(cluster: Cluster, *args: str, authenticated: bool = True) -> str:
-    """redis-cli inside the Redis pod, with the password from the pod's env (never on a command
-    line) or without any."""
+def redis_cli(cluster: Cluster, pod: str, *args: str, authenticated: bool = True, port: int = 6379) -> str:
+    """redis-cli inside a Redis pod (its Redis, or with port 26379 its Sentinel), with the
+    password from the pod's env (never on a command line) or without any."""
     auth = 'REDISCLI_AUTH="$REDIS_PASSWORD" ' if authenticated else ""
-    command = auth + "redis-cli -h 127.0.0.1 " + " ".join(args)
-    done = cluster.kubectl("exec", "-n", NAMESPACE, redis_pod(cluster), "-c", "redis", "--", "sh", "-c", command, check=False)
+    command = auth + f"redis-cli --no-auth-warning -h 127.0.0.1 -p {port} " + " ".join(args)
+    container = "sentinel" if port == SENTINEL_PORT else "redis"  # (the other one may be frozen or dead)
+    done = cluster.kubectl("exec", "-n", NAMESPACE, pod, "-c", container, "--", "sh", "-c", command, check=False, timeout=30)
     return done.stdout + done.stderr
 
 
-def test_up_of_the_redis_variant_binds_the_volume_and_runs_every_pod(stack: Deployed, cluster: Cluster):
+def primaries(cluster: Cluster) -> list[str]:
+    """The pods whose Redis says it is a primary (ROLE)."""
+    return [pod for pod in redis_pods(cluster) if redis_cli(cluster, pod, "role").split("\n")[0] == "master"]
+
+
+def named_by_sentinels(cluster: Cluster) -> list[str]:
+    """What each Sentinel answers for the primary's address (its host name), pod by pod ('' for
+    anything that is not a pod's name: an error, no answer)."""
+    answers = [redis_cli(cluster, pod, "sentinel", "get-master-addr-by-name", "sessions", port=SENTINEL_PORT).split("\n")[0]
+               for pod in redis_pods(cluster)]
+    return [a if re.fullmatch(rf"sessions-\d+\.{NAMESPACE}\.svc\.cluster\.local", a) else "" for a in answers]
+
+
+def settled(cluster: Cluster) -> str:
+    """Waits for one primary that every Sentinel names and whose replicas are all in sync; returns it."""
+    found: dict[str, str] = {}
+
+    def one_primary_in_sync() -> bool:
+        pods = cluster.pods(NAMESPACE, REDIS)
+        if len(pods) != 3 or not all(is_ready(p) for p in pods):
+            return False
+        found_primaries = primaries(cluster)
+        if len(found_primaries) != 1:
+            return False
+        primary = found_primaries[0]
+        if {name.split(".")[0] for name in named_by_sentinels(cluster)} != {primary}:
+            return False
+        info = redis_cli(cluster, primary, "info", "replication")
+        found["primary"] = primary
+        return "connected_slaves:2" in info and info.count("state=online") == 2
+    wait_until("one primary, named by every Sentinel, with two replicas online", one_primary_in_sync, 240, interval=2)
+    return found["primary"]
+
+
+HANDOVER = re.compile(r".*(\+switch-master|\+convert-to-slave|sessionstack: ).*")
+APP_REDIS_ERRORS = re.compile(r"(NOREPLICAS|READONLY|LOADING|MASTERDOWN|RedisCommandTimeoutException|RedisConnectionFailureException|Unable to connect)")
+
+
+def what_happened(cluster: Cluster, directory: Path) -> None:
+    """Prints the Redis pods' role changes (the Sentinels' and the scripts' lines, also of a
+    container that restarted) and the Redis errors the application logged; keeps all in ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    lines, errors = [], []
+    for selector, pattern, found in ((REDIS, HANDOVER, lines), ("app.kubernetes.io/name=wildfly", APP_REDIS_ERRORS, errors)):
+        for pod in cluster.pods(NAMESPACE, selector):
+            for container in (c["name"] for c in pod["spec"]["containers"]):
+                for previous in ("--previous=false", "--previous=true"):
+                    done = cluster.kubectl("logs", "-n", NAMESPACE, pod["metadata"]["name"], "-c", container, previous, "--timestamps", check=False)
+                    (directory / f"{pod['metadata']['name']}-{container}{'-previous' if previous.endswith('true') else ''}.log").write_text(done.stdout)
+                    found += [f"{pod['metadata']['name']}/{container}: {m.group(0)}" for m in pattern.finditer(done.stdout)]
+    print(f"logs in {directory}:", *sorted(lines, key=lambda line: line.split(" ", 2)[1]), sep="\n  ")
+    print("Redis errors in the application's logs:", dict(Counter(e.rsplit(" ", 1)[-1] for e in errors)))
+
+
+def container_id(pod: dict, name: str) -> str:
+    (status,) = [c for c in pod["status"]["containerStatuses"] if c["name"] == name]
+    return status["containerID"].split("://", 1)[1]
+
+
+def test_up_of_the_redis_variant_binds_the_volumes_and_runs_every_pod(stack: Deployed, cluster: Cluster):
     assert stack.up.returncode == 0, str(stack.up)
     sets = cluster.items("statefulsets", "-n", NAMESPACE)
-    assert len(sets) == 1 and sets[0]["status"].get("readyReplicas") == sets[0]["spec"]["replicas"]
+    assert len(sets) == 1 and sets[0]["spec"]["replicas"] == 3 and sets[0]["status"].get("readyReplicas") == 3
     claims = cluster.items("pvc", "-n", NAMESPACE)
-    assert claims and all(c["status"]["phase"] == "Bound" for c in claims), claims
+    assert len(claims) == 3 and all(c["status"]["phase"] == "Bound" for c in claims), claims
     volume = cluster.get("pv", claims[0]["spec"]["volumeName"])
     assert volume["spec"]["storageClassName"] == "local-path" and volume["spec"]["persistentVolumeReclaimPolicy"] == "Delete"
     for p in cluster.items("pods", "-n", NAMESPACE):
@@ -71,38 +141,140 @@ def test_sessions_in_redis_survive_round_robin_over_the_was_pods(stack: Deployed
         verify(url)
 
 
-def test_redis_answers_only_with_the_password_and_never_evicts(stack: Deployed, cluster: Cluster):
-    assert "NOAUTH" in redis_cli(cluster, "ping", authenticated=False)
-    assert redis_cli(cluster, "ping").strip() == "PONG"
-    assert redis_cli(cluster, "config", "get", "maxmemory-policy").split() == ["maxmemory-policy", "noeviction"]
-    assert redis_cli(cluster, "config", "get", "appendonly").split() == ["appendonly", "yes"]
+def test_redis_and_the_sentinels_answer_only_with_the_password_and_never_evict(stack: Deployed, cluster: Cluster):
+    pod = redis_pods(cluster)[0]
+    assert "NOAUTH" in redis_cli(cluster, pod, "ping", authenticated=False)
+    assert "NOAUTH" in redis_cli(cluster, pod, "ping", authenticated=False, port=SENTINEL_PORT)
+    assert redis_cli(cluster, pod, "ping").strip() == "PONG"
+    assert redis_cli(cluster, pod, "config", "get", "maxmemory-policy").split() == ["maxmemory-policy", "noeviction"]
+    assert redis_cli(cluster, pod, "config", "get", "appendonly").split() == ["appendonly", "yes"]
 
 
-def test_sessions_survive_a_restart_of_the_redis_pod(stack: Deployed, cluster: Cluster):
-    """`kubectl delete pod` of Redis: SIGTERM makes it fsync the append-only file on its volume;
-    the StatefulSet's new pod mounts the same claim and loads it, so every session is still there
-    with its last value. (While Redis is down the application answers errors: not measured here.)"""
-    pod = redis_pod(cluster)
-    uid_before = cluster.get("pod", "-n", NAMESPACE, pod)["metadata"]["uid"]
+def test_sentinel_set_has_one_primary_that_every_sentinel_names_by_its_stable_name(stack: Deployed, cluster: Cluster):
+    primary = settled(cluster)
+    domain = f"{NAMESPACE}.svc.cluster.local"
+    assert named_by_sentinels(cluster) == [f"{primary}.{domain}"] * 3
+    # Replicas and Sentinels know each other by the pods' DNS names, never by pod IPs.
+    replicas = redis_cli(cluster, primary, "sentinel", "replicas", "sessions", port=SENTINEL_PORT)
+    sentinels = redis_cli(cluster, primary, "sentinel", "sentinels", "sessions", port=SENTINEL_PORT)
+    others = sorted(set(redis_pods(cluster)) - {primary})
+    assert sorted(line.split(":")[0] for line in replicas.split("\n") if line.endswith(f".{domain}:6379")) == [f"{p}.{domain}" for p in others], replicas
+    assert sum(line.endswith(f".{domain}") for line in sentinels.split("\n")) == 2, sentinels
+    for pod in others:
+        role = redis_cli(cluster, pod, "role").split("\n")
+        assert role[:3] == ["slave", f"{primary}.{domain}", "6379"] and role[3] == "connected", role
+    # The application asks the Sentinels, not the client Service.
+    (wildfly, *_) = cluster.pods(NAMESPACE, "app.kubernetes.io/name=wildfly")
+    env = {e["name"]: e.get("value") for e in wildfly["spec"]["containers"][0]["env"]}
+    assert env["SPRING_DATA_REDIS_SENTINEL_MASTER"] == "sessions"
+    assert env["SPRING_DATA_REDIS_SENTINEL_NODES"] == ",".join(f"{p}.{domain}:{SENTINEL_PORT}" for p in redis_pods(cluster))
+
+
+def test_sentinel_promotes_a_replica_when_the_primary_and_its_sentinel_are_killed(stack: Deployed, cluster: Cluster, tmp_path):
+    """SIGKILL through containerd of the primary's Redis and of the Sentinel beside it, under load
+    from 50 sessions: the other two Sentinels (the quorum) promote a replica, the application
+    follows it, the killed pod rejoins as a replica. Failed requests and the window in which users
+    saw them are measured (at most one per session); no session may be lost. A write the primary
+    acknowledged but had not yet streamed to a replica is lost (replication is asynchronous): the
+    next answer repeats that session's counter, counted here."""
+    old = settled(cluster)
+    victim = cluster.get("pod", "-n", NAMESPACE, old)
     with node_port(cluster, NAMESPACE, "wildfly") as url:
-        check = SessionCheck(url, sessions=20, concurrency=20, min_pods=2, timeout=20)
-        check.rounds(3)
-        cluster.kubectl("delete", "pod", "-n", NAMESPACE, pod, "--wait=true", timeout=180)
+        check = SessionCheck(url, sessions=50, concurrency=50, min_pods=2, timeout=20)
+        check.rounds(2)
 
-        def back() -> bool:
-            found = cluster.kubectl("get", "pod", "-n", NAMESPACE, pod, "-o", "json", check=False)
-            return found.returncode == 0 and '"uid": "%s"' % uid_before not in found.stdout and is_ready(cluster.get("pod", "-n", NAMESPACE, pod))
+        def kill_and_recover() -> str:
+            for name in ("redis", "sentinel"):
+                cluster.in_node("ctr", "-n", "k8s.io", "tasks", "kill", "--signal", "SIGKILL", container_id(victim, name))
+            wait_until("the Sentinels to name another primary",
+                       lambda: {n.split(".")[0] for n in named_by_sentinels(cluster)} - {old, ""}, 120, interval=1)
+            return settled(cluster)
 
-        wait_until("the Redis pod to be back and ready", back, 180, interval=2)
-        check.rounds(3)
-    summary = check.report().to_dict()
-    assert summary["failed_requests"] == 0 and not summary["lost_sessions"] and not summary["regressed_sessions"], summary
-    assert summary["total_requests"] == 20 * 6
+        new = load_while(check, kill_and_recover)
+        check.rounds(2)
+    what_happened(cluster, tmp_path / "logs")
+    assert new != old
+    assert restarts(cluster.get("pod", "-n", NAMESPACE, old)) >= 2
+    facts = assert_no_session_lost(check.report(), allow_failed=check.sessions, allow_lost_last_write=True)
+    failed, window = failure_window(check)
+    slowest = check.report().to_dict()["latency_ms"]["max"]
+    print(f"sentinel failover after SIGKILL of {old}: primary now {new}; {failed} of {facts['total_requests']} requests failed "
+          f"within {window:.1f} s, the slowest answer took {slowest:.0f} ms; {facts['last_write_lost']} sessions repeated their last counter")
 
 
-def test_destroy_removes_the_stack_and_its_volume(stack: Deployed, cluster: Cluster):
+def test_sentinel_promotes_a_replica_when_the_primary_hangs(stack: Deployed, cluster: Cluster, tmp_path):
+    """The primary's Redis frozen (`ctr tasks pause`: a hung process or node, its connections open
+    but silent) under load from 50 sessions: the Sentinels find it down after
+    down-after-milliseconds (5 s), agree (quorum 2) and promote a replica; the application's
+    commands to the frozen primary time out (5 s). Thawed right after the promotion (the worst
+    moment), the old primary still holds its clients' connections and believes it is the primary
+    until a Sentinel turns it into a replica (its next look, up to ~10 s): meanwhile it refuses
+    their writes, as it has no replica any more (min-replicas-to-write 1: without it those writes
+    would be taken and then discarded, lost sessions). So users see errors for a bounded time, and
+    nothing is lost or goes back."""
+    old = settled(cluster)
+    task = container_id(cluster.get("pod", "-n", NAMESPACE, old), "redis")
+    with node_port(cluster, NAMESPACE, "wildfly") as url:
+        check = SessionCheck(url, sessions=50, concurrency=50, min_pods=2, timeout=20)
+        check.rounds(2)
+
+        def freeze_until_promoted() -> str:
+            cluster.in_node("ctr", "-n", "k8s.io", "tasks", "pause", task)
+            try:
+                wait_until("the Sentinels to promote a replica of the frozen primary",
+                           lambda: {n.split(".")[0] for n in named_by_sentinels(cluster)} - {old, ""}, 120, interval=1)
+            finally:
+                cluster.in_node("ctr", "-n", "k8s.io", "tasks", "resume", task)
+            return settled(cluster)
+
+        new = load_while(check, freeze_until_promoted)
+        check.rounds(2)
+    what_happened(cluster, tmp_path / "logs")
+    assert new != old
+    assert redis_cli(cluster, old, "role").split("\n")[0] == "slave"
+    facts = assert_no_session_lost(check.report(), allow_failed=check.report().to_dict()["total_requests"])
+    failed, window = failure_window(check)
+    # down-after (5 s) + a command timeout (5 s) + the Sentinels' next look at the thawed primary (10 s)
+    assert window <= 30, f"users saw errors for {window:.1f} s"
+    slowest = check.report().to_dict()["latency_ms"]["max"]
+    print(f"sentinel failover of a frozen primary {old}: primary now {new}; {failed} of {facts['total_requests']} requests failed "
+          f"within {window:.1f} s, the slowest answer took {slowest:.0f} ms")
+
+
+def test_sentinel_rolling_restart_of_every_redis_pod_under_load_loses_nothing(stack: Deployed, cluster: Cluster, tmp_path):
+    """`kubectl rollout restart` of the StatefulSet under load from 50 sessions: each pod leaves in
+    turn (highest ordinal first); the primary's pre-stop hook hands its role to a replica before
+    Redis stops, the new pod rejoins as a replica. Nothing is lost and no counter goes back. A few
+    requests may fail: the promoted replica refuses writes (NOREPLICAS, min-replicas-to-write 1)
+    until the other replica follows it, a moment measured at 0 and 1 failed requests in ~2,300."""
+    settled(cluster)
+    uids = {p["metadata"]["uid"] for p in cluster.pods(NAMESPACE, REDIS)}
+    with node_port(cluster, NAMESPACE, "wildfly") as url:
+        check = SessionCheck(url, sessions=50, concurrency=50, min_pods=2, timeout=20)
+        check.rounds(2)
+
+        def restart_every_pod() -> str:
+            cluster.kubectl("rollout", "restart", "statefulset/sessions", "-n", NAMESPACE)
+            cluster.kubectl("rollout", "status", "statefulset/sessions", "-n", NAMESPACE, "--timeout=600s", timeout=660)
+            return settled(cluster)
+
+        with kept_logs(cluster, NAMESPACE, REDIS, tmp_path / "redis-logs") as logs:  # the pods that leave
+            load_while(check, restart_every_pod)
+        check.rounds(2)
+    handovers = logs.lines(HANDOVER)
+    print(f"the replaced Redis pods' logs in {logs.directory}:", *(line for lines in handovers.values() for line in lines), sep="\n  ")
+    what_happened(cluster, tmp_path / "logs")
+    assert not uids & {p["metadata"]["uid"] for p in cluster.pods(NAMESPACE, REDIS)}, "the rollout replaced no pod"
+    failed, window = failure_window(check)
+    facts = assert_no_session_lost(check.report(), allow_failed=10)
+    slowest = check.report().to_dict()["latency_ms"]["max"]
+    print(f"sentinel rolling restart: {failed} of {facts['total_requests']} requests failed within {window:.1f} s, "
+          f"the slowest answer took {slowest:.0f} ms")
+
+
+def test_destroy_removes_the_stack_and_its_volumes(stack: Deployed, cluster: Cluster):
     volumes_before = {v["metadata"]["name"] for v in cluster.items("pv")}
     destroy = stack.pulumi("destroy", "--yes")
     assert destroy.returncode == 0, str(destroy)
     wait_until(f"namespace {NAMESPACE} to be gone", lambda: cluster.kubectl("get", "namespace", NAMESPACE, check=False).returncode != 0, 180, interval=2)
-    wait_until("the Redis volume to be deleted", lambda: not (volumes_before & {v["metadata"]["name"] for v in cluster.items("pv")}), 120, interval=2)
+    wait_until("the Redis volumes to be deleted", lambda: not (volumes_before & {v["metadata"]["name"] for v in cluster.items("pv")}), 120, interval=2)

@@ -115,7 +115,7 @@ def test_outputs_are_those_of_the_session_store_protocol(pulumi_mocks) -> None:
 def test_same_typed_outputs_as_the_in_cluster_store() -> None:
     # Annotations as written (both modules use postponed evaluation): same names, same types.
     wanted = SessionStore.__annotations__
-    assert set(wanted) == {"host", "port", "tls", "password_secret_name", "password_secret_key", "password"}
+    assert set(wanted) == {"host", "port", "tls", "password_secret_name", "password_secret_key", "password", "sentinel_master_name", "sentinel_nodes"}
     for store_class in (ElastiCacheSessionStore, RedisSessionStore):
         hints = store_class.__annotations__
         assert {k: hints.get(k) for k in wanted} == wanted, store_class.__name__
@@ -133,6 +133,8 @@ def test_wildfly_consumes_it_like_the_in_cluster_store(pulumi_mocks) -> None:
     assert env["SPRING_DATA_REDIS_PORT"]["value"] == "6379"
     assert env["SPRING_DATA_REDIS_HOST"]["value"] == pulumi_mocks.value(store.host)
     assert env["SPRING_DATA_REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "sessions-auth", "key": "password"}
+    # No Sentinels: the application connects to the primary endpoint.
+    assert env["SPRING_DATA_REDIS_SENTINEL_MASTER"]["value"] == "" and env["SPRING_DATA_REDIS_SENTINEL_NODES"]["value"] == ""
 
 
 # --- names -------------------------------------------------------------------------------------

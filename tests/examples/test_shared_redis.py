@@ -53,14 +53,17 @@ def test_both_applications_use_the_one_store_and_only_they_may_reach_it(mocked):
     objects = mocked.kubernetes_objects()
     deployments = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Deployment"}
     [redis_policy] = [o["spec"] for o in objects if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "sessions"]
-    [peer] = redis_policy["ingress"][0]["from"]
+    # Sentinel mode: the clients, and the store's own pods (replication, the Sentinels' gossip).
+    peer, store_pods = redis_policy["ingress"][0]["from"]
     for app in APPS:
         env = {e["name"]: e for e in deployments[app]["spec"]["template"]["spec"]["containers"][0]["env"]}
         assert env["SPRING_DATA_REDIS_HOST"]["value"] == mocked.exports["redisEndpoint"].rsplit(":", 1)[0]
         assert env["SPRING_DATA_REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == mocked.exports["redisPasswordSecret"]
         assert _selects(peer["podSelector"], _labels(deployments[app])), app
+        assert env["SPRING_DATA_REDIS_SENTINEL_MASTER"]["value"] == mocked.exports["redisSentinelMaster"]
+        assert not _selects(store_pods["podSelector"], _labels(deployments[app])), app
     [statefulset] = [o for o in objects if o["kind"] == "StatefulSet"]
-    assert not _selects(peer["podSelector"], _labels(statefulset))
+    assert not _selects(peer["podSelector"], _labels(statefulset)) and _selects(store_pods["podSelector"], _labels(statefulset))
 
 
 def test_each_application_keeps_its_own_names_and_policies(mocked):
@@ -102,7 +105,7 @@ def test_the_package_installs_as_a_wheel_with_its_templates(example_project):
     assert f'version = "{version}"' in project
     assert "site-packages" in location, location
     assert typed == "True" and all(
-        f"'{t}'" in templates for t in ("wildfly/configure-infinispan.cli", "wildfly/start.sh", "apache/httpd.conf", "redis/redis.conf"))
+        f"'{t}'" in templates for t in ("wildfly/configure-infinispan.cli", "wildfly/start.sh", "apache/httpd.conf", "redis/redis.conf", "redis/start-redis.sh", "redis/sentinel.conf"))
 
 
 def test_the_real_engine_renders_the_example(example_project, tmp_path):

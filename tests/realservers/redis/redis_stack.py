@@ -132,13 +132,15 @@ def render(maxmemory_mb: int = 64, backend: str = "redis") -> Rendered:
     """The program (__main__.py) for the local stack under mocks, with the session backend set.
 
     ``redis``: WildFly without the ConfigMap demo (the application image carries the WAR) and
-    the in-cluster RedisSessionStore; ``infinispan``: the stack file's defaults.
+    the in-cluster RedisSessionStore in standalone mode (one pod: what this tier runs; the
+    sentinel mode, the default, runs on the real cluster, tests/cluster/test_redis_stack.py);
+    ``infinispan``: the stack file's defaults.
     """
     from offline import mockrun
 
     overrides = {"redis.maxmemoryMb": str(maxmemory_mb)}
     if backend == "redis":
-        overrides |= {"wildfly.sessionBackend": "redis", "wildfly.demoApp": "false"}
+        overrides |= {"wildfly.sessionBackend": "redis", "wildfly.demoApp": "false", "redis.mode": "standalone"}
     elif backend != "infinispan":
         raise ValueError(f"backend must be redis or infinispan, got {backend!r}")
     run = mockrun.run_stack(STACK, overrides=overrides)
