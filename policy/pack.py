@@ -25,7 +25,7 @@ from pulumi_policy import EnforcementLevel, Policy, ResourceValidationPolicy, St
 
 from policy.alb import alb_target_group_stickiness
 from policy.jgroups import jgroups_advertises_pod_ip, kube_ping_needs_rbac
-from policy.store import elasticache_auth_and_tls, redis_password_from_secret, redis_stays_private
+from policy.store import elasticache_auth_and_tls, redis_password_from_secret, redis_replicas_need_failover, redis_stays_private
 from policy.sessions import session_affinity_is_not_failover, sessions_need_a_strategy, web_sessions_without_file_store
 from policy.workloads import ha_minimums, images_are_pinned, statefulset_headless_service
 
@@ -36,7 +36,7 @@ CONFIG_DIR = PACK_DIR / "config"
 DEFAULT_ENFORCEMENT = EnforcementLevel.MANDATORY
 """The pack's level for every policy without its own (all but ALWAYS_ADVISORY)."""
 
-ALWAYS_ADVISORY = frozenset({"session-affinity-is-not-failover", "web-sessions-without-file-store"})
+ALWAYS_ADVISORY = frozenset({"session-affinity-is-not-failover", "web-sessions-without-file-store", "redis-replicas-need-failover"})
 """Policies that are advisory by default (a config file can still raise them)."""
 
 
@@ -56,6 +56,7 @@ def build_policies() -> list[Policy]:
             alb_target_group_stickiness,
             redis_password_from_secret,
             redis_stays_private,
+            redis_replicas_need_failover,
             elasticache_auth_and_tls,
             statefulset_headless_service,
             images_are_pinned,

@@ -186,6 +186,56 @@ redis_stays_private = StackValidationPolicy(
 )
 
 
+FIX_FAILOVER = (
+    "Fix: run Sentinels that promote one replica at a time (RedisSessionStore mode 'sentinel': Redis and a "
+    "Sentinel in each of 3+ pods, clients asking the Sentinels for the primary), or Redis Cluster; or run one pod."
+)
+_SENTINEL = re.compile(r"--sentinel\b|\bredis-sentinel\b|\bsentinel\b", re.IGNORECASE)
+_SENTINEL_CONF = re.compile(r"^\s*sentinel\s+monitor\s", re.MULTILINE | re.IGNORECASE)
+_CLUSTER_ENABLED = re.compile(r"(?:^|\s|--)cluster-enabled\s+yes\b", re.MULTILINE | re.IGNORECASE)
+
+
+def _runs_sentinel_or_cluster(view: StackView, workload: Workload) -> bool:
+    """A Sentinel (by container name, command, or a mounted sentinel.conf) or Redis Cluster mode."""
+    for container in workload.containers(include_init=False):
+        if _SENTINEL.search(container.name or "") or _SENTINEL.search(container.command_text()) or _CLUSTER_ENABLED.search(container.command_text()):
+            return True
+        for _kind, _name, _path, content in view.mounted_files(workload, container):
+            if isinstance(content, str) and (_SENTINEL_CONF.search(content) or _CLUSTER_ENABLED.search(content)):
+                return True
+    return False
+
+
+def validate_redis_failover(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    view = StackView(Resource.from_policy_resource(r) for r in args.resources)
+    redis_workloads = [w for w in view.workloads if any(is_redis(c) for c in w.containers())]
+    if not redis_workloads:
+        args.not_applicable("no Redis in this stack")
+        return
+    # Sentinels may run beside Redis or in a workload of their own (on the same image).
+    if any(_runs_sentinel_or_cluster(view, w) for w in view.workloads):
+        return
+    for workload in redis_workloads:
+        replicas = workload.replicas
+        if not isinstance(replicas, int) or replicas <= 1:
+            continue
+        report_violation(
+            f"{workload.describe()} runs {replicas} Redis pods with neither Sentinels nor Redis Cluster: nothing decides "
+            "which one takes writes, so each pod is a primary of its own (clients behind one Service write to any of "
+            f"them and read each other's sessions as missing), or replicas wait for a primary that nobody promotes "
+            f"when it fails. Two primaries are worse than one. {FIX_FAILOVER}",
+            workload.urn,
+        )
+
+
+redis_replicas_need_failover = StackValidationPolicy(
+    name="redis-replicas-need-failover",
+    description="Redis with more than one pod runs Sentinels or Redis Cluster to decide the primary (advisory).",
+    validate=validate_redis_failover,
+    remediation_steps=FIX_FAILOVER,
+)
+
+
 def validate_elasticache(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if args.resource_type != ELASTICACHE_REPLICATION_GROUP:
         args.not_applicable("not an ElastiCache replication group")

@@ -29,6 +29,7 @@ EXPECTED: dict[str, tuple[set[str], list[str]]] = {
     "in_memory_round_robin": ({"sessions-need-a-strategy"}, ["2 replicas", "Ingress petclinic -> Service petclinic", "login page"]),
     "redis_open_load_balancer": ({"redis-password-from-secret", "redis-stays-private"}, []),
     "statefulset_without_headless": ({"statefulset-headless-service"}, ["'sessions-headless'", "not headless"]),
+    "redis_replicas_without_sentinel": ({"redis-replicas-need-failover"}, ["3 Redis pods", "neither Sentinels nor Redis Cluster"]),
     "wildfly_latest": ({"images-are-pinned"}, ["'jboss/wildfly:latest'"]),
     "instance_target_group": ({"alb-target-group-stickiness"}, ["targetType 'instance'", "pins a node, not a pod"]),
     "elasticache_plaintext": ({"elasticache-auth-and-tls"}, ["transitEncryptionEnabled", "no authToken"]),
@@ -43,12 +44,13 @@ OWNER = {
     "kube_ping_cluster_role": "ClusterRoleBinding::was-pod-reader",
     "in_memory_round_robin": "Deployment::petclinic",
     "statefulset_without_headless": "StatefulSet::sessions",
+    "redis_replicas_without_sentinel": "StatefulSet::sessions",
     "wildfly_latest": "Deployment::was-deployment",
     "elasticache_plaintext": "ReplicationGroup::sessions",
     "single_wildfly_without_pdb": "Deployment::was-deployment",
     "wildfly_default_web_cache": "Deployment::was-deployment",
 }
-ALWAYS_ADVISORY = {"web-sessions-without-file-store"}
+ALWAYS_ADVISORY = {"web-sessions-without-file-store", "redis-replicas-need-failover"}
 """Rules that stay advisory on eks too (policy/config/eks.json)."""
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sessionstack.redis_config import AUTH_CONF_PATH, AUTH_DIR, CONFIG_DIR, REDIS_IMAGE, auth_conf, redis_conf, server_args
-from policy.store import elasticache_auth_and_tls, redis_password_from_secret, redis_stays_private
+from policy.store import elasticache_auth_and_tls, redis_password_from_secret, redis_replicas_need_failover, redis_stays_private
 from policy_args import REPLICATION_GROUP, UNKNOWN, check, container, k8s, meta, resource_args, service, stack_args, workload
 
 LABELS = {"app.kubernetes.io/name": "redis", "app.kubernetes.io/instance": "sessions"}
@@ -155,3 +155,50 @@ def test_missing_tls_or_token_are_violations():
 def test_other_resources_are_not_applicable():
     assert check(elasticache_auth_and_tls, resource_args("aws:s3/bucket:Bucket", {}, "b")).not_applicable
     assert elasticache(engine="memcached").not_applicable
+
+
+# --------------------------------------------------------------------------------------------
+# redis-replicas-need-failover
+# --------------------------------------------------------------------------------------------
+
+
+def failover(items):
+    return check(redis_replicas_need_failover, stack_args(items))
+
+
+def with_replicas(items, replicas: int, extra_container: dict | None = None):
+    spec = items[0].props["spec"]
+    spec["replicas"] = replicas
+    if extra_container:
+        spec["template"]["spec"]["containers"].append(extra_container)
+    return items
+
+
+def test_one_redis_pod_needs_no_sentinel():
+    outcome = failover(redis_store())
+    assert outcome.violations == [] and outcome.not_applicable is None
+
+
+def test_several_redis_pods_without_sentinel_or_cluster_is_a_violation():
+    outcome = failover(with_replicas(redis_store(), 3))
+    (message, urn), = outcome.violations
+    assert "3 Redis pods" in message and "Two primaries are worse than one" in message and urn.endswith("StatefulSet::sessions")
+
+
+def test_a_sentinel_beside_each_redis_passes():
+    sentinel = container("sentinel", REDIS_IMAGE, command=["sh", "/etc/redis/start-sentinel.sh"])
+    assert failover(with_replicas(redis_store(), 3, sentinel)).violations == []
+
+
+def test_redis_cluster_mode_passes():
+    items = with_replicas(redis_store(conf=redis_conf(256) + "cluster-enabled yes\n"), 6)
+    assert failover(items).violations == []
+
+
+def test_sentinels_in_a_workload_of_their_own_pass():
+    sentinels = workload("StatefulSet", "sentinels", [container("sentinel", REDIS_IMAGE, command=["redis-server", "/conf/sentinel.conf", "--sentinel"])], replicas=3)
+    assert failover(with_replicas(redis_store(), 3) + [k8s(sentinels)]).violations == []
+
+
+def test_failover_rule_without_redis_is_not_applicable():
+    assert failover([k8s(service("web", {"app": "web"}, port=80))]).not_applicable

@@ -131,6 +131,7 @@ def redis_store(
     auth: bool = True,
     client_service_type: str = "ClusterIP",
     headless: bool = True,
+    replicas: int = 1,
 ) -> None:
     """A Redis StatefulSet with requirepass from a Secret, a headless and a client Service."""
     labels = {"app.kubernetes.io/name": "redis", "app.kubernetes.io/instance": name}
@@ -162,7 +163,7 @@ def redis_store(
         metadata=meta(name),
         spec=k8s.apps.v1.StatefulSetSpecArgs(
             service_name=f"{name}-headless",
-            replicas=1,
+            replicas=replicas,
             selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels),
             template=k8s.core.v1.PodTemplateSpecArgs(
                 metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
