@@ -208,6 +208,9 @@ def export_common(settings: StackSettings, url: pulumi.Input[str], wildfly: Wild
         pulumi.export("redisEndpoint", pulumi.Output.concat(store.host, ":", store.port.apply(str)))
         pulumi.export("redisTls", store.tls)
         pulumi.export("redisPasswordSecret", store.password_secret_name)
+        # Sentinel mode: clients find the primary through these ('' and [] otherwise).
+        pulumi.export("redisSentinelMaster", store.sentinel_master_name)
+        pulumi.export("redisSentinels", store.sentinel_nodes)
     if settings.platform is Platform.LOCAL:
         pulumi.export("renderedTo", settings.render_dir)
 

@@ -135,6 +135,7 @@ def test_eks_with_the_redis_backend_uses_elasticache_and_exports_only_its_endpoi
     assert run.exports["redisEndpoint"].endswith(":6379")
     assert run.exports["redisTls"] is True
     assert run.exports["redisPasswordSecret"] == "sessions-auth"
+    assert run.exports["redisSentinelMaster"] == "" and run.exports["redisSentinels"] == []
     token = next(r.inputs["stringData"]["password"] for r in run.resources if r.inputs.get("kind") == "Secret" and r.inputs["metadata"]["name"] == "sessions-auth")
     assert token not in json.dumps(run.exports)
 
@@ -146,6 +147,24 @@ def test_dev_with_the_redis_backend_runs_redis_in_the_cluster():
     )
     assert k8s_checks.all_errors(run.kubernetes_objects()) == []
     assert run.exports["redisEndpoint"] == "sessions.sessionstack.svc.cluster.local:6379"
+    # The default mode: three Sentinels the application asks for the primary.
+    assert run.exports["redisSentinelMaster"] == "sessions"
+    assert run.exports["redisSentinels"] == [f"sessions-{i}.sessionstack.svc.cluster.local:26379" for i in range(3)]
+
+
+def test_redis_settings_are_validated_before_anything_is_declared():
+    base = {"wildfly.sessionBackend": "redis", "wildfly.demoApp": "false", "wildfly.image": "registry.example/shop:2.3.1"}
+    for overrides, message in (
+        ({"redis.mode": "cluster"}, "sessionstack:redis.mode must be one of 'standalone', 'sentinel', got 'cluster'"),
+        ({"redis.sentinelPods": "4"}, "sessionstack:redis.sentinelPods must be odd (3, 5, 7 or 9), got 4"),
+        ({"redis.sentinelPods": "11"}, "sessionstack:redis.sentinelPods must be an integer from 3 to 9, got '11'"),
+    ):
+        with pytest.raises(pulumi.RunError) as info:
+            mockrun.run_stack("dev", overrides={**base, **overrides})
+        assert message in str(info.value)
+    standalone = mockrun.run_stack("dev", overrides={**base, "redis.mode": "standalone"})
+    [statefulset] = [o for o in standalone.kubernetes_objects() if o["kind"] == "StatefulSet"]
+    assert statefulset["spec"]["replicas"] == 1 and standalone.exports["redisSentinels"] == []
 
 
 @pytest.mark.parametrize(
