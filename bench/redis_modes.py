@@ -1,0 +1,158 @@
+"""Benchmark: the Redis session store in standalone and in sentinel mode, on the real cluster.
+
+One run, one load (``--sessions`` users, each sending its next request as soon as the last one is
+answered, for ``--seconds``), through the WildFly Service's NodePort (kube-proxy, no affinity):
+- floor: a request the application answers without touching Redis (a 404 inside the Spring
+  Session demo's context: no session cookie, no session looked up) at the same concurrency;
+- session latency p50/p99 with the store in `standalone` mode (one pod), then in `sentinel`
+  mode (3 pods, Redis + Sentinel each; the application asks the Sentinels for the primary);
+- the move between them: `pulumi config set redis.mode sentinel` and `pulumi up` while the users
+  keep going (the StatefulSet grows from 1 to 3 pods and every pod is replaced, the WildFly pods
+  roll to the Sentinel client): failed requests, lost sessions, counter regressions;
+- the failover gaps in sentinel mode: SIGKILL of the primary's Redis and its Sentinel, and a
+  `kubectl rollout restart` of the StatefulSet: failed requests, the window in which they
+  failed, the slowest answer.
+Run as root, with no node running (it starts and stops its own):
+
+    sudo .venv/bin/python bench/redis_modes.py [--seconds 30] [--sessions 20] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TOOLS = ROOT / "tools" / "cluster"
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "engine"), str(ROOT / "tests" / "cluster"), str(TOOLS)]
+from floors import pct  # noqa: E402  (bench/, the script's own directory)
+from deployments import NAMESPACE, deploy  # noqa: E402
+from engine_support import build_engine  # noqa: E402
+from kube import STATE, Cluster, node_port  # noqa: E402
+from onenode.config import Node  # noqa: E402
+from redis_set import SETTINGS, container_id, named_by_sentinels, settled  # noqa: E402
+from session_load import failure_window, load_while  # noqa: E402
+from verify.check import SessionCheck  # noqa: E402
+
+
+def floor_ms(url: str, sessions: int, seconds: float) -> dict[str, float]:
+    """Latency of a request the application answers without Redis, ``sessions`` clients at once."""
+    missing = url.rstrip("/") + "/no-such-page"
+    samples: list[float] = []
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def client() -> None:
+        while time.monotonic() < deadline:
+            start = time.perf_counter()
+            try:
+                urllib.request.urlopen(missing, timeout=20).read()
+            except urllib.error.HTTPError as err:
+                err.read()
+                if err.code != 404:
+                    raise
+            with lock:
+                samples.append((time.perf_counter() - start) * 1000)
+
+    threads = [threading.Thread(target=client) for _ in range(sessions)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return {"p50": pct(samples, 50), "p99": pct(samples, 99), "requests": len(samples)}
+
+
+def session_load(url: str, sessions: int, seconds: float) -> dict[str, float]:
+    check = SessionCheck(url, sessions=sessions, concurrency=sessions, min_pods=1, timeout=20)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        check.rounds(1)
+    summary = check.report().to_dict()
+    return {"p50": summary["latency_ms"]["p50"], "p99": summary["latency_ms"]["p99"], "requests": summary["total_requests"],
+            "failed": summary["failed_requests"], "lost": len(summary["lost_sessions"]), "regressed": len(summary["regressed_sessions"])}
+
+
+def under_load(url: str, sessions: int, action) -> dict[str, float]:
+    check = SessionCheck(url, sessions=sessions, concurrency=sessions, min_pods=1, timeout=20)
+    check.rounds(1)
+    start = time.perf_counter()
+    load_while(check, action, pause=0.0)
+    took = time.perf_counter() - start
+    check.rounds(1)
+    summary = check.report().to_dict()
+    failed, window = failure_window(check)
+    return {"took_s": took, "requests": summary["total_requests"], "failed": failed, "failed_window_s": window,
+            "slowest_ms": summary["latency_ms"]["max"], "lost": len(summary["lost_sessions"]),
+            "regressed": sum(len(r["events"]) for r in summary["regressed_sessions"])}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--sessions", type=int, default=20)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    if (STATE / "created.json").exists():
+        sys.exit(f"a node is running ({STATE}): stop it first (tools/cluster/stop)")
+    out: dict[str, object] = {"command": " ".join(["bench/redis_modes.py", *sys.argv[1:]]), "sessions": args.sessions, "seconds": args.seconds}
+    kubeconfig = Path(subprocess.run(["bash", str(TOOLS / "start")], capture_output=True, text=True, check=True, timeout=4800).stdout.split()[-1])
+    try:
+        bin_dir = Path(subprocess.run(["bash", str(TOOLS / "build.sh")], capture_output=True, text=True, check=True).stdout.strip())
+        cluster = Cluster(kubeconfig=kubeconfig, bin_dir=bin_dir, node=Node(state=STATE))
+        with tempfile.TemporaryDirectory(prefix="redis-modes-") as tmp:
+            deployed = deploy(cluster, build_engine(), Path(tmp), {**SETTINGS, "redis.mode": "standalone"})
+            assert deployed.up.returncode == 0, str(deployed.up)
+            try:
+                with node_port(cluster, NAMESPACE, "wildfly") as url:
+                    out["floor_ms"] = floor_ms(url, args.sessions, args.seconds)
+                    out["standalone_ms"] = session_load(url, args.sessions, args.seconds)
+                    assert deployed.pulumi("config", "set", "sessionstack:redis.mode", "sentinel").returncode == 0
+                    out["standalone_to_sentinel_up"] = under_load(url, args.sessions, lambda: deployed.pulumi("up", "--yes"))
+                    settled(cluster)
+                    out["sentinel_ms"] = session_load(url, args.sessions, args.seconds)
+                    out["floor_after_ms"] = floor_ms(url, args.sessions, args.seconds)
+
+                    def kill_primary() -> str:
+                        old = settled(cluster)
+                        victim = cluster.get("pod", "-n", NAMESPACE, old)
+                        for name in ("redis", "sentinel"):
+                            cluster.in_node("ctr", "-n", "k8s.io", "tasks", "kill", "--signal", "SIGKILL", container_id(victim, name))
+                        deadline = time.monotonic() + 120
+                        while not {n.split(".")[0] for n in named_by_sentinels(cluster)} - {old, ""}:
+                            assert time.monotonic() < deadline, "no failover"
+                            time.sleep(0.5)
+                        return settled(cluster)
+
+                    out["sentinel_sigkill_primary"] = under_load(url, args.sessions, kill_primary)
+
+                    def rolling_restart() -> str:
+                        cluster.kubectl("rollout", "restart", "statefulset/sessions", "-n", NAMESPACE)
+                        cluster.kubectl("rollout", "status", "statefulset/sessions", "-n", NAMESPACE, "--timeout=600s", timeout=660)
+                        return settled(cluster)
+
+                    out["sentinel_rolling_restart"] = under_load(url, args.sessions, rolling_restart)
+            finally:
+                deployed.pulumi("destroy", "--yes")
+    finally:
+        subprocess.run(["bash", str(TOOLS / "stop")], capture_output=True, timeout=600)
+    floor = statistics.mean([out["floor_ms"]["p50"], out["floor_after_ms"]["p50"]])  # type: ignore[index]
+    out["ratio_p50_standalone"] = out["standalone_ms"]["p50"] / floor  # type: ignore[index]
+    out["ratio_p50_sentinel"] = out["sentinel_ms"]["p50"] / floor  # type: ignore[index]
+    if args.json:
+        print(json.dumps(out, indent=1))
+        return
+    for key, value in out.items():
+        print(f"{key}: {value}")
+
+
+if __name__ == "__main__":
+    main()
