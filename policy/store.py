@@ -151,9 +151,13 @@ def _service_port_numbers(ports: list[dict[str, Any]]) -> set[int]:
     return numbers
 
 
+def _redis_workloads(view: StackView) -> list[Workload]:
+    return [w for w in view.workloads if any(is_redis(c) for c in w.containers())]
+
+
 def validate_redis_private(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     view = StackView(Resource.from_policy_resource(r) for r in args.resources)
-    redis_workloads = [w for w in view.workloads if any(is_redis(c) for c in w.containers())]
+    redis_workloads = _redis_workloads(view)
     applicable = bool(redis_workloads)
     for service in view.services:
         selected = [w for w in redis_workloads if service.selects(w)]
@@ -208,14 +212,13 @@ def _runs_sentinel_or_cluster(view: StackView, workload: Workload) -> bool:
 
 def validate_redis_failover(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     view = StackView(Resource.from_policy_resource(r) for r in args.resources)
-    redis_workloads = [w for w in view.workloads if any(is_redis(c) for c in w.containers())]
-    if not redis_workloads:
+    if not _redis_workloads(view):
         args.not_applicable("no Redis in this stack")
         return
     # Sentinels may run beside Redis or in a workload of their own (on the same image).
     if any(_runs_sentinel_or_cluster(view, w) for w in view.workloads):
         return
-    for workload in redis_workloads:
+    for workload in _redis_workloads(view):
         replicas = workload.replicas
         if not isinstance(replicas, int) or replicas <= 1:
             continue
