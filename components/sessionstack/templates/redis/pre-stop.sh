@@ -1,8 +1,8 @@
 #!/bin/sh
 # sessionstack: before Redis stops (rolling update, drain, kubectl delete pod), a primary hands its
 # role to a replica: the Sentinels promote one and tell the clients (they drop their connections,
-# ask the Sentinels again and reach the new primary), so sessions fail for about a second instead
-# of the down-after-milliseconds a crashed primary costs. A replica just stops.
+# ask the Sentinels again and reach the new primary), so writes wait a second or two instead of
+# failing for the down-after-milliseconds a vanished primary costs. A replica just stops.
 set -u
 # A hook's output is not kept anywhere; Redis's is (the container log): write there.
 exec > /proc/1/fd/1 2>&1

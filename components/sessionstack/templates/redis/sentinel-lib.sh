@@ -74,8 +74,9 @@ replica_with_data() {
     return 1
 }
 
-# Waits up to $2 seconds for a Sentinel to name a primary other than $1 (the one that ran the
-# failover does first; the others learn it within seconds), and prints that primary.
+# Waits for a Sentinel to name a primary other than $1 (the one that ran the failover does first;
+# the others learn it within seconds), $2 rounds of questions half a second apart at most, and
+# prints that primary.
 wait_primary_is_not() {
     waited=0
     while [ "$waited" -lt "$2" ]; do
@@ -89,7 +90,7 @@ wait_primary_is_not() {
     return 1
 }
 
-# Waits up to $2 seconds for the name $1 to resolve (a pod's record appears once it has an IP).
+# Waits up to $2 seconds for the name $1 to resolve (Sentinel refuses to start on one that does not).
 wait_resolvable() {
     waited=0
     until getent hosts "$1" > /dev/null; do

@@ -6,7 +6,8 @@ set -eu
 
 primary=$(sentinels_primary)
 [ -n "$primary" ] || primary="$FIRST"
-# Sentinel refuses to start on a name that does not resolve (yet): wait for the pod's record.
+# Sentinel refuses to start on a name that does not resolve: wait for it (the Services exist
+# before the pods; this only guards a slow DNS).
 wait_resolvable "$primary" 120 || log "$primary does not resolve yet"
 log "monitoring $primary as $MASTER_NAME"
 conf=@SENTINEL_DIR@/sentinel.conf
