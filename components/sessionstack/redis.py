@@ -276,5 +276,5 @@ def _redis_container(args: RedisSessionStoreArgs, secret: k8s.core.v1.Secret) ->
         "livenessProbe": {"tcpSocket": {"port": "redis"}, "periodSeconds": 10, "failureThreshold": 3, "timeoutSeconds": 2},
     }
     if args.mode is RedisMode.SENTINEL:
-        sentinel_redis_container(container)
+        sentinel_redis_container(container, secret.metadata.name)
     return container

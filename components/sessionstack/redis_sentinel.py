@@ -18,7 +18,7 @@ from sessionstack.redis_sentinel_config import SENTINEL_DIR, SENTINEL_PORT, star
 
 
 def _pod_env(secret_name: pulumi.Input[str]) -> list[dict[str, Any]]:
-    """What the scripts need: the pod's own name and namespace (its stable DNS name), the password."""
+    """What the scripts need: the pod's own name and namespace (the name of its own Service), the password."""
     return [
         {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
         {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
@@ -26,9 +26,8 @@ def _pod_env(secret_name: pulumi.Input[str]) -> list[dict[str, Any]]:
     ]
 
 
-def sentinel_redis_container(container: dict[str, Any]) -> None:
+def sentinel_redis_container(container: dict[str, Any], secret_name: pulumi.Input[str]) -> None:
     """Turns the standalone Redis container into a sentinel-mode one (in place)."""
-    secret_name = container["env"][0]["valueFrom"]["secretKeyRef"]["name"]
     container.pop("args")
     container["command"] = start_command("start-redis.sh")
     container["env"] = _pod_env(secret_name)

@@ -63,7 +63,7 @@ class SentinelLayout:
 
 
 def replication_conf() -> str:
-    """The lines appended to redis.conf in sentinel mode (templates/redis/replication.conf)."""
+    """redis.conf's lines for sentinel mode, placed before the auth include (templates/redis/replication.conf)."""
     return templating.fill(
         templating.read("redis", "replication.conf"),
         {"MIN_REPLICAS_TO_WRITE": MIN_REPLICAS_TO_WRITE, "MIN_REPLICAS_MAX_LAG": MIN_REPLICAS_MAX_LAG_S},
