@@ -118,3 +118,13 @@ def test_module_does_not_import_pulumi():
     code = "import sys, sessionstack.redis_sentinel_config; print(sorted(m for m in sys.modules if m.startswith('pulumi')))"
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_restarted_primary_waits_until_no_sentinel_names_it(tmp_path):
+    me, other = "sessions-1.shop.svc.cluster.local", "sessions-2.shop.svc.cluster.local"
+    # 5 Sentinels asked per round: one still names this pod, then all but one silent name the other.
+    answers = [other, me, other, other, ""] + [other, other, other, "", ""]
+    assert _run_lib(tmp_path, 'wait_all_name_other_than "$ME" 5 && echo done', *answers) == "done"
+    assert (tmp_path / "calls").read_text().strip() == "10"
+    # A minority naming the other is not enough.
+    assert _run_lib(tmp_path, 'wait_all_name_other_than "$ME" 2 || echo timeout', other, "", "", "", "") == "timeout"

@@ -90,6 +90,28 @@ wait_primary_is_not() {
     return 1
 }
 
+# Waits, $2 rounds half a second apart at most, until no Sentinel names $1 any more and a majority
+# name another primary. A client that asks a Sentinel still naming $1 would connect to $1 and, once
+# $1 runs as a replica, get READONLY for every write on that connection (a fresh-clone CI run saw a
+# restarted primary's own Sentinel, restarted too, do exactly that).
+wait_all_name_other_than() {
+    waited=0
+    while [ "$waited" -lt "$2" ]; do
+        agree=0
+        stale=0
+        i=0
+        while [ "$i" -lt "$PODS" ]; do
+            answer=$(cli -h "$STATEFULSET-$i.$DOMAIN" -p "$SENTINEL_PORT" sentinel get-master-addr-by-name "$MASTER_NAME" | head -n 1)
+            case "$answer" in "$1") stale=$((stale + 1)) ;; *".$DOMAIN") agree=$((agree + 1)) ;; esac
+            i=$((i + 1))
+        done
+        [ "$stale" -eq 0 ] && [ "$agree" -gt $((PODS / 2)) ] && return 0
+        sleep 0.5
+        waited=$((waited + 1))
+    done
+    return 1
+}
+
 # Waits up to $2 seconds for the name $1 to resolve (Sentinel refuses to start on one that does not).
 wait_resolvable() {
     waited=0

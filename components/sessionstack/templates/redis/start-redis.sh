@@ -28,6 +28,8 @@ if [ "$primary" = "$ME" ]; then
         # sentinels_primary) may still name this pod for a moment.
         if request_failover && promoted=$(wait_primary_is_not "$ME" @FAILOVER_WAIT_S@); then
             primary="$promoted"
+            # Listen only once no Sentinel sends clients here as to the primary any more.
+            wait_all_name_other_than "$ME" $((@FAILOVER_WAIT_S@ * 2)) || log "a Sentinel still names this pod the primary"
         fi
     fi
 fi
