@@ -1,12 +1,20 @@
 """ElastiCacheSessionStore: the session store on AWS, with the same outputs as RedisSessionStore.
 
-A Redis OSS replication group (cluster mode off): a primary and at least one replica in different
-zones, Multi-AZ with automatic failover (the replica is promoted and the primary endpoint's DNS
-name follows it, so clients reconnect to the same host name), TLS in transit, encryption at rest,
-and an AUTH token generated here. It sits in the private subnets behind a security group that
-admits port 6379 from the node/pod security group only. The token is also written to a Kubernetes
-Secret ``<name>-auth`` (key ``password``) in the application namespace, so WildFly pods read it
-exactly as they read the in-cluster store's password; the only difference a client sees is
+A Redis OSS replication group, Multi-AZ with automatic failover, TLS in transit, encryption at
+rest and an AUTH token generated here, in one of two modes:
+
+- cluster mode off (the default): one shard, a primary and at least one replica in different zones.
+  A failover promotes a replica and the primary endpoint's DNS name (``host``) follows it, so
+  clients reconnect to the same host name.
+- cluster mode on (``cluster_mode=True``): Redis Cluster, the keys split over ``shards`` shards,
+  each a primary with ``replicas_per_shard`` replicas. There is no primary endpoint: clients need a
+  cluster client (one that follows MOVED/ASK redirects) seeded with the configuration endpoint,
+  ``cluster_nodes`` (also ``host``).
+
+It sits in the private subnets behind a security group that admits port 6379 from the node/pod
+security group only. The token is also written to a Kubernetes Secret ``<name>-auth`` (key
+``password``) in the application namespace, so WildFly pods read it exactly as they read the
+in-cluster store's password; with cluster mode off the only difference a client sees is
 ``tls == True``.
 
 Token changes use the ROTATE strategy: ElastiCache then accepts the old and the new token until
@@ -36,11 +44,24 @@ AUTH_TOKEN_SPECIALS = "!&#$^<>-"
 AUTH_TOKEN_LENGTH = 48
 """ElastiCache takes 16 to 128 characters."""
 ENGINE_VERSIONS = ("6.2", "7.0", "7.1")
-"""Redis OSS versions ElastiCache offers with TLS, AUTH and Multi-AZ (cluster mode off)."""
+"""Redis OSS versions ElastiCache offers with TLS, AUTH and Multi-AZ, cluster mode off or on (each
+has a default cluster-on parameter group, see cluster_parameter_group)."""
 
 _NODE_TYPE = re.compile(r"^cache\.[a-z][a-z0-9-]*\.[a-z0-9]+$")
 _MAINTENANCE_WINDOW = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun):\d\d:\d\d-(mon|tue|wed|thu|fri|sat|sun):\d\d:\d\d$")
 _GROUP_ID_MAX = 40
+
+
+def cluster_parameter_group(engine_version: str) -> str:
+    """The default parameter group with ``cluster-enabled yes`` for an ENGINE_VERSIONS entry:
+    'default.redis7.cluster.on' for 7.0 and 7.1, 'default.redis6.x.cluster.on' for 6.2.
+
+    Cluster mode needs one; with cluster mode off no group is named and ElastiCache uses the
+    engine's plain default (cluster-enabled no)."""
+    family = {"6.2": "redis6.x", "7.0": "redis7", "7.1": "redis7"}.get(engine_version)
+    if family is None:
+        raise ValueError(f"no cluster-on parameter group for engine version {engine_version!r}; known: {', '.join(ENGINE_VERSIONS)}")
+    return f"default.{family}.cluster.on"
 
 
 def replication_group_id(base: str, suffix: str) -> str:
@@ -69,15 +90,26 @@ class ElastiCacheSessionStoreArgs:
     node_type: str = "cache.t4g.small"
     """ElastiCache node type such as 'cache.t4g.small' or 'cache.r7g.large' (cache.t1.* is refused)."""
     num_cache_clusters: int = 2
-    """Primary plus replicas (2-6); each in its own zone as far as the subnets allow."""
+    """Cluster mode off: primary plus replicas (2-6); each in its own zone as far as the subnets
+    allow. Not used with cluster_mode (see shards and replicas_per_shard)."""
     engine_version: str = "7.1"
-    """Redis OSS version: '6.2', '7.0' or '7.1' (those with TLS, AUTH and Multi-AZ, cluster mode off)."""
+    """Redis OSS version: '6.2', '7.0' or '7.1' (those with TLS, AUTH and Multi-AZ, in either mode)."""
     snapshot_retention_days: int = 0
     """Daily snapshots kept; 0: none (sessions are short-lived, and snapshots would hold live tokens)."""
     maintenance_window: str | None = None
     """e.g. 'sun:05:00-sun:06:00' (UTC); None: chosen by AWS."""
     apply_immediately: bool = False
     """False: modifications wait for the maintenance window instead of failing over now."""
+    cluster_mode: bool = False
+    """False: one shard (num_cache_clusters nodes), clients connect to host. True: Redis Cluster
+    (shards x (1 + replicas_per_shard) nodes); clients need a cluster client seeded with
+    cluster_nodes. On a live store this is no plain update: AWS takes a group from disabled to
+    enabled only through 'compatible' (Redis 7+, one way), which this component does not offer."""
+    shards: int = 3
+    """Cluster mode only: node groups the key space is split over (1-500). Not used otherwise."""
+    replicas_per_shard: int = 1
+    """Cluster mode only: replicas of each shard's primary (1-5; Multi-AZ failover needs at least
+    one). Not used otherwise."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.node_type, str) or not _NODE_TYPE.match(self.node_type) or self.node_type.startswith("cache.t1."):
@@ -91,6 +123,11 @@ class ElastiCacheSessionStoreArgs:
             _fail("maintenance_window", window, "None or 'ddd:hh:mm-ddd:hh:mm' such as 'sun:05:00-sun:06:00'")
         if not isinstance(self.apply_immediately, bool):
             _fail("apply_immediately", self.apply_immediately, "True or False")
+        if not isinstance(self.cluster_mode, bool):
+            _fail("cluster_mode", self.cluster_mode, "True or False")
+        # Checked in either mode, so a typo shows now rather than when cluster mode is switched on.
+        _check_int("shards", self.shards, 1, 500)
+        _check_int("replicas_per_shard", self.replicas_per_shard, 1, 5)
         subnets = self.subnet_ids
         if isinstance(subnets, (list, tuple)):
             _check_subnets(subnets)
@@ -105,9 +142,11 @@ def _check_subnets(subnets: Sequence[object]) -> list[object]:
 
 class ElastiCacheSessionStore(pulumi.ComponentResource):
     host: pulumi.Output[str]
-    """Primary endpoint: follows the primary through a failover."""
+    """Cluster mode off: the primary endpoint, which follows the primary through a failover.
+    Cluster mode: the configuration endpoint (there is no primary endpoint), only a seed for a
+    cluster client: a plain client sent there gets MOVED for most keys."""
     port: pulumi.Output[int]
-    """Redis port (6379) on host and reader_host; clients must speak TLS."""
+    """Redis port (6379) on host, reader_host and cluster_nodes; clients must speak TLS."""
     tls: pulumi.Output[bool]
     """Always True: transit encryption is on, clients must speak TLS."""
     password_secret_name: pulumi.Output[str]
@@ -118,11 +157,16 @@ class ElastiCacheSessionStore(pulumi.ComponentResource):
     password: pulumi.Output[str]
     """The AUTH token, as a secret Output; never export it."""
     sentinel_master_name: pulumi.Output[str]
-    """Always '': no Sentinels; ElastiCache's Multi-AZ failover moves the primary endpoint (host)."""
+    """Always '': no Sentinels; ElastiCache's Multi-AZ failover moves the primary endpoint (host)
+    or, in cluster mode, the failed shard's slots to its promoted replica."""
     sentinel_nodes: pulumi.Output[list[str]]
     """Always []."""
+    cluster_nodes: pulumi.Output[list[str]]
+    """Cluster mode: ``['<configuration endpoint>:6379']``, the seed from which a cluster client
+    learns the shards. Cluster mode off: []."""
     reader_host: pulumi.Output[str]
-    """Reader endpoint (the replicas), for read-only clients."""
+    """Cluster mode off: the reader endpoint (the replicas), for read-only clients. Cluster mode:
+    '' (there is no reader endpoint; a cluster client reads from replicas itself)."""
     replication_group_id: pulumi.Output[str]
     """Replication group id (name plus a random suffix), for the AWS CLI, console and alarms."""
     security_group_id: pulumi.Output[str]
@@ -156,7 +200,6 @@ class ElastiCacheSessionStore(pulumi.ComponentResource):
             engine="redis",
             engine_version=args.engine_version,
             node_type=args.node_type,
-            num_cache_clusters=args.num_cache_clusters,
             port=REDIS_PORT,
             automatic_failover_enabled=True,
             multi_az_enabled=True,
@@ -172,6 +215,7 @@ class ElastiCacheSessionStore(pulumi.ComponentResource):
             auto_minor_version_upgrade=True,
             tags=tags,
             opts=child,
+            **_topology(args),
         )
         secret = k8s.core.v1.Secret(
             f"{name}-auth",
@@ -185,15 +229,21 @@ class ElastiCacheSessionStore(pulumi.ComponentResource):
             opts=child,
         )
 
-        self.host = group.primary_endpoint_address
         self.port = group.port.apply(int)  # mocks and JSON hand numbers over as floats
+        if args.cluster_mode:
+            self.host = group.configuration_endpoint_address
+            self.cluster_nodes = pulumi.Output.all(group.configuration_endpoint_address, self.port).apply(lambda a: [f"{a[0]}:{a[1]}"])
+            self.reader_host = pulumi.Output.from_input("")
+        else:
+            self.host = group.primary_endpoint_address
+            self.cluster_nodes = pulumi.Output.from_input([])
+            self.reader_host = group.reader_endpoint_address
         self.tls = pulumi.Output.from_input(True)
         self.sentinel_master_name = pulumi.Output.from_input("")
         self.sentinel_nodes = pulumi.Output.from_input([])
         self.password_secret_name = secret.metadata.name
         self.password_secret_key = pulumi.Output.from_input(SECRET_PASSWORD_KEY)
         self.password = pulumi.Output.secret(token.result)
-        self.reader_host = group.reader_endpoint_address
         self.replication_group_id = group.replication_group_id
         self.security_group_id = sg.id
         self.register_outputs(
@@ -206,11 +256,25 @@ class ElastiCacheSessionStore(pulumi.ComponentResource):
                 "password": self.password,
                 "sentinel_master_name": self.sentinel_master_name,
                 "sentinel_nodes": self.sentinel_nodes,
+                "cluster_nodes": self.cluster_nodes,
                 "reader_host": self.reader_host,
                 "replication_group_id": self.replication_group_id,
                 "security_group_id": self.security_group_id,
             }
         )
+
+
+def _topology(args: ElastiCacheSessionStoreArgs) -> dict[str, object]:
+    """The replication group arguments that differ between the modes. Cluster mode off names
+    neither cluster_mode nor a parameter group, so existing groups keep exactly their inputs."""
+    if not args.cluster_mode:
+        return {"num_cache_clusters": args.num_cache_clusters}
+    return {
+        "cluster_mode": "enabled",
+        "num_node_groups": args.shards,
+        "replicas_per_node_group": args.replicas_per_shard,
+        "parameter_group_name": cluster_parameter_group(args.engine_version),
+    }
 
 
 def _network_access(

@@ -24,11 +24,19 @@ class RedisMode(str, enum.Enum):
     SENTINEL = "sentinel"
     """An odd number (3+) of pods, each Redis (one primary, the others its replicas) with a Sentinel
     next to it; the Sentinels promote a replica when the primary fails or leaves."""
+    CLUSTER = "cluster"
+    """Redis Cluster: the sessions spread over 3+ primaries (hash slots), each with a replica that
+    takes over its slots when it fails or leaves; clients need a cluster client (MOVED, ASK)."""
 
 # Official image, pinned to a patch release and a Debian base (never a moving tag). 8.2.2 carries
 # the fixes for the 2025 Lua CVEs (CVE-2025-49844 and friends).
 REDIS_IMAGE = "redis:8.2.2-bookworm"
 REDIS_PORT = 6379
+REDIS_UID = 999
+"""uid/gid of the `redis` user in the official image."""
+
+CLUSTER_DOMAIN = "cluster.local"
+"""The Kubernetes cluster's DNS domain, in the pods' Service names."""
 
 CONFIG_DIR = "/etc/redis"
 """Where the ConfigMap with redis.conf is mounted (read-only)."""
@@ -98,3 +106,8 @@ def server_args() -> list[str]:
     includes the auth file itself.
     """
     return ["redis-server", CONFIG_PATH]
+
+
+def start_command(script: str) -> list[str]:
+    """Container command running a script of the mounted ConfigMap."""
+    return ["sh", f"{CONFIG_DIR}/{script}"]

@@ -13,11 +13,11 @@ from typing import Any
 import pulumi
 
 from sessionstack import k8s_common
-from sessionstack.redis_config import AUTH_DIR, CONFIG_DIR, SECRET_PASSWORD_KEY
-from sessionstack.redis_sentinel_config import SENTINEL_DIR, SENTINEL_PORT, start_command
+from sessionstack.redis_config import AUTH_DIR, CONFIG_DIR, SECRET_PASSWORD_KEY, start_command
+from sessionstack.redis_sentinel_config import SENTINEL_DIR, SENTINEL_PORT
 
 
-def _pod_env(secret_name: pulumi.Input[str]) -> list[dict[str, Any]]:
+def pod_env(secret_name: pulumi.Input[str]) -> list[dict[str, Any]]:
     """What the scripts need: the pod's own name and namespace (the name of its own Service), the password."""
     return [
         {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
@@ -30,7 +30,7 @@ def sentinel_redis_container(container: dict[str, Any], secret_name: pulumi.Inpu
     """Turns the standalone Redis container into a sentinel-mode one (in place)."""
     container.pop("args")
     container["command"] = start_command("start-redis.sh")
-    container["env"] = _pod_env(secret_name)
+    container["env"] = pod_env(secret_name)
     container["lifecycle"] = {"preStop": {"exec": {"command": start_command("pre-stop.sh")}}}
     container["readinessProbe"] = {**container["readinessProbe"], "exec": {"command": start_command("ready.sh")}}
 
@@ -43,7 +43,7 @@ def sentinel_container(image: str, secret_name: pulumi.Input[str]) -> dict[str, 
         "image": image,
         "imagePullPolicy": "IfNotPresent",
         "command": start_command("start-sentinel.sh"),
-        "env": _pod_env(secret_name),
+        "env": pod_env(secret_name),
         "ports": [{"name": "sentinel", "containerPort": SENTINEL_PORT}],
         "volumeMounts": [
             {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},

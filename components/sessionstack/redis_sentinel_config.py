@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sessionstack import templating
-from sessionstack.redis_config import AUTH_DIR, CONFIG_DIR, CONFIG_PATH, DATA_DIR, REDIS_PORT, quote_password
+from sessionstack.redis_config import AUTH_DIR, CLUSTER_DOMAIN, CONFIG_DIR, CONFIG_PATH, DATA_DIR, REDIS_PORT, quote_password
 
 SENTINEL_PORT = 26379
 SENTINEL_CONFIG_FILE = "sentinel.conf"
@@ -25,7 +25,6 @@ SECRET_SENTINEL_AUTH_KEY = "sentinel-auth.conf"
 """Secret key holding the Sentinel's requirepass and auth-pass lines."""
 SCRIPTS = ("sentinel-lib.sh", "start-redis.sh", "start-sentinel.sh", "pre-stop.sh", "ready.sh")
 """Shell scripts in the ConfigMap, next to redis.conf and sentinel.conf (run with ``sh``)."""
-CLUSTER_DOMAIN = "cluster.local"
 
 DOWN_AFTER_MS = 5000
 """A primary that does not answer for this long is down (see sentinel.conf)."""
@@ -122,8 +121,3 @@ def sentinel_auth_conf(password: str, master_name: str) -> str:
         f"sentinel sentinel-pass {quoted}\n"
         f"sentinel auth-pass {master_name} {quoted}\n"
     )
-
-
-def start_command(script: str) -> list[str]:
-    """Container command running one of SCRIPTS from the mounted ConfigMap."""
-    return ["sh", f"{CONFIG_DIR}/{script}"]

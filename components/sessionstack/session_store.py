@@ -2,7 +2,7 @@
 
 The in-cluster ``RedisSessionStore`` and the AWS ``ElastiCacheSessionStore`` both satisfy this
 protocol, so WildflyCluster (and any other consumer) wires itself to either one the same way: host,
-port and TLS flag as plain outputs (or the Sentinels to ask for the primary, when there are), the password only as a reference to a Kubernetes Secret in the
+port and TLS flag as plain outputs (or the Sentinels to ask for the primary, or a Redis Cluster's seed nodes), the password only as a reference to a Kubernetes Secret in the
 consumer's namespace (and as a secret Output for callers that need the value itself).
 """
 
@@ -30,3 +30,6 @@ class SessionStore(Protocol):
     reach a replica, which refuses writes): the name the Sentinels monitor it under."""
     sentinel_nodes: pulumi.Output[list[str]]
     """``host:port`` of each Sentinel (empty without Sentinels); they take the same password."""
+    cluster_nodes: pulumi.Output[list[str]]
+    """Non-empty when the store is a Redis Cluster (sharded; clients must use a cluster client that
+    follows MOVED/ASK redirects): ``host:port`` of the nodes to learn the topology from."""

@@ -1,6 +1,6 @@
 """ElastiCacheSessionStore under Pulumi mocks: Multi-AZ replication group with failover, TLS, at-rest
-encryption and an AUTH token; the security group; the token Secret; and the SessionStore outputs
-it shares with the in-cluster RedisSessionStore."""
+encryption and an AUTH token, cluster mode off (default) or on; the security group; the token
+Secret; and the SessionStore outputs it shares with the in-cluster RedisSessionStore."""
 
 from __future__ import annotations
 
@@ -13,17 +13,39 @@ import pytest
 
 from sessionstack.elasticache import (
     AUTH_TOKEN_SPECIALS,
+    ENGINE_VERSIONS,
     ElastiCacheSessionStore,
     ElastiCacheSessionStoreArgs,
+    cluster_parameter_group,
     replication_group_id,
 )
 from sessionstack.redis import RedisSessionStore
 from sessionstack.session_store import SessionStore
 from tests.components.aws_mocks import aws_extras, settle_failures  # noqa: F401 (fixture)
 
-pytestmark = pytest.mark.usefixtures("aws_extras")
+pytestmark = pytest.mark.usefixtures("aws_extras", "cluster_mode_endpoints")
 
 NODE_SG = "sg-nodes"
+GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
+
+
+@pytest.fixture
+def cluster_mode_endpoints(pulumi_mocks) -> None:
+    """Endpoints as AWS reports them for a group with cluster mode on: a configuration endpoint,
+    no primary or reader endpoint. (The shared mocks answer every group as cluster mode off.)"""
+    from pulumi.runtime import settings as runtime_settings
+
+    mocks = runtime_settings.SETTINGS.monitor.mocks
+    shared_new_resource = mocks.new_resource
+
+    def new_resource(args):
+        resource_id, state = shared_new_resource(args)
+        if args.typ == GROUP and args.inputs.get("clusterMode") == "enabled":
+            state = {k: v for k, v in state.items() if k not in ("primaryEndpointAddress", "readerEndpointAddress")}
+            state["configurationEndpointAddress"] = f"clustercfg.{args.name}.abc123.use1.cache.amazonaws.com"
+        return resource_id, state
+
+    mocks.new_resource = new_resource
 
 
 def make_args(**overrides: Any) -> ElastiCacheSessionStoreArgs:
@@ -58,10 +80,64 @@ def test_replication_group_is_multi_az_encrypted_and_authenticated(pulumi_mocks)
     assert group["authTokenUpdateStrategy"] == "ROTATE"
     assert group["securityGroupIds"] == ["sessions-sg-id"]
     assert "clusterMode" not in group or group["clusterMode"] == "disabled"
+    assert not {"numNodeGroups", "replicasPerNodeGroup", "parameterGroupName"} & set(group)
 
     subnets = one(pulumi_mocks, "aws:elasticache/subnetGroup:SubnetGroup").inputs
     assert subnets["subnetIds"] == ["subnet-a", "subnet-b"]
     assert group["subnetGroupName"] == subnets["name"] == group["replicationGroupId"]
+
+
+def test_cluster_mode_off_renders_what_the_component_always_did(pulumi_mocks) -> None:
+    # The inputs the group had before cluster mode existed: existing stacks see no diff.
+    ElastiCacheSessionStore("sessions", make_args(cluster_mode=False, shards=7, replicas_per_shard=4))
+    group = one(pulumi_mocks, GROUP).inputs
+    assert sorted(group) == [
+        "applyImmediately", "atRestEncryptionEnabled", "authToken", "authTokenUpdateStrategy", "autoMinorVersionUpgrade",
+        "automaticFailoverEnabled", "description", "engine", "engineVersion", "multiAzEnabled", "nodeType", "numCacheClusters",
+        "port", "replicationGroupId", "securityGroupIds", "snapshotRetentionLimit", "subnetGroupName", "tags", "transitEncryptionEnabled",
+    ]
+    assert group["numCacheClusters"] == 2
+
+
+def test_cluster_mode_off_ignores_the_shard_knobs(pulumi_mocks) -> None:
+    ElastiCacheSessionStore("carts", make_args())
+    ElastiCacheSessionStore("logins", make_args(cluster_mode=False, shards=7, replicas_per_shard=4))
+    default, explicit = ({k: v for k, v in r.inputs.items() if k not in ("description", "replicationGroupId", "subnetGroupName", "securityGroupIds", "tags")}
+                         for r in sorted((r for r in pulumi_mocks.resources if r.type == GROUP), key=lambda r: r.name))
+    assert default == explicit
+
+
+def test_cluster_mode_shards_the_group_and_keeps_failover_tls_and_auth(pulumi_mocks) -> None:
+    store = ElastiCacheSessionStore("sessions", make_args(cluster_mode=True, shards=4, replicas_per_shard=2))
+    group = one(pulumi_mocks, GROUP).inputs
+    assert group["clusterMode"] == "enabled"
+    assert group["numNodeGroups"] == 4
+    assert group["replicasPerNodeGroup"] == 2
+    assert group["parameterGroupName"] == "default.redis7.cluster.on"
+    assert "numCacheClusters" not in group  # conflicts with numNodeGroups in the provider
+    assert group["automaticFailoverEnabled"] is True and group["multiAzEnabled"] is True
+    assert group["transitEncryptionEnabled"] is True and group["atRestEncryptionEnabled"] is True
+    assert group["authToken"] == pulumi_mocks.value(store.password)
+    assert group["authTokenUpdateStrategy"] == "ROTATE"
+    assert group["port"] == 6379 and group["securityGroupIds"] == ["sessions-sg-id"]
+
+
+def test_cluster_mode_defaults_are_three_shards_of_primary_and_replica(pulumi_mocks) -> None:
+    ElastiCacheSessionStore("sessions", make_args(cluster_mode=True, engine_version="6.2"))
+    group = one(pulumi_mocks, GROUP).inputs
+    assert (group["numNodeGroups"], group["replicasPerNodeGroup"]) == (3, 1)
+    assert group["parameterGroupName"] == "default.redis6.x.cluster.on"
+
+
+@pytest.mark.parametrize("version, expected", [("6.2", "default.redis6.x.cluster.on"), ("7.0", "default.redis7.cluster.on"), ("7.1", "default.redis7.cluster.on")])
+def test_cluster_parameter_group_per_engine_version(version: str, expected: str) -> None:
+    assert cluster_parameter_group(version) == expected
+
+
+def test_every_engine_version_has_a_cluster_parameter_group() -> None:
+    assert all(cluster_parameter_group(v).endswith(".cluster.on") for v in ENGINE_VERSIONS)
+    with pytest.raises(ValueError, match="'5.0.6'"):
+        cluster_parameter_group("5.0.6")
 
 
 def test_auth_token_fits_elasticache_rules_and_stays_secret(pulumi_mocks) -> None:
@@ -110,15 +186,29 @@ def test_outputs_are_those_of_the_session_store_protocol(pulumi_mocks) -> None:
     assert port == 6379 and type(port) is int
     assert pulumi_mocks.value(store.tls) is True
     assert not pulumi_mocks.is_secret(store.host)
+    assert pulumi_mocks.value(store.cluster_nodes) == []
 
 
-def test_same_typed_outputs_as_the_in_cluster_store() -> None:
+def test_cluster_mode_outputs_point_at_the_configuration_endpoint(pulumi_mocks) -> None:
+    store = ElastiCacheSessionStore("sessions", make_args(cluster_mode=True))
+    assert isinstance(store, SessionStore)
+    endpoint = "clustercfg.sessions-redis.abc123.use1.cache.amazonaws.com"
+    assert pulumi_mocks.value(store.host) == endpoint
+    assert pulumi_mocks.value(store.cluster_nodes) == [f"{endpoint}:6379"]
+    assert pulumi_mocks.value(store.reader_host) == ""
+    assert pulumi_mocks.value(store.port) == 6379
+    assert pulumi_mocks.value(store.tls) is True
+    assert pulumi_mocks.value(store.sentinel_master_name) == "" and pulumi_mocks.value(store.sentinel_nodes) == []
+    assert not pulumi_mocks.is_secret(store.cluster_nodes)
+
+
+@pytest.mark.parametrize("store_class", [ElastiCacheSessionStore, RedisSessionStore], ids=lambda c: c.__name__)
+def test_same_typed_outputs_as_the_in_cluster_store(store_class: type) -> None:
     # Annotations as written (both modules use postponed evaluation): same names, same types.
     wanted = SessionStore.__annotations__
-    assert set(wanted) == {"host", "port", "tls", "password_secret_name", "password_secret_key", "password", "sentinel_master_name", "sentinel_nodes"}
-    for store_class in (ElastiCacheSessionStore, RedisSessionStore):
-        hints = store_class.__annotations__
-        assert {k: hints.get(k) for k in wanted} == wanted, store_class.__name__
+    assert set(wanted) == {"host", "port", "tls", "password_secret_name", "password_secret_key", "password", "sentinel_master_name", "sentinel_nodes", "cluster_nodes"}
+    hints = store_class.__annotations__
+    assert {k: hints.get(k) for k in wanted} == wanted, store_class.__name__
 
 
 def test_wildfly_consumes_it_like_the_in_cluster_store(pulumi_mocks) -> None:
@@ -176,6 +266,13 @@ def test_two_stores_in_one_stack_do_not_collide(pulumi_mocks) -> None:
         ("maintenance_window", "sunday 5am", "None or 'ddd:hh:mm-ddd:hh:mm'"),
         ("apply_immediately", "yes", "True or False"),
         ("subnet_ids", ["subnet-a"], "at least two distinct private subnets"),
+        ("cluster_mode", "enabled", "True or False"),
+        ("shards", 0, "an integer from 1 to 500"),
+        ("shards", 501, "an integer from 1 to 500"),
+        ("shards", True, "an integer from 1 to 500"),
+        ("shards", 3.0, "an integer from 1 to 500"),
+        ("replicas_per_shard", 0, "an integer from 1 to 5"),
+        ("replicas_per_shard", 6, "an integer from 1 to 5"),
     ],
 )
 def test_bad_args_are_rejected_with_field_value_and_allowed(field: str, value: Any, allowed: str) -> None:
@@ -184,6 +281,12 @@ def test_bad_args_are_rejected_with_field_value_and_allowed(field: str, value: A
     message = str(err.value)
     assert message.startswith(f"ElastiCacheSessionStoreArgs.{field} must be {allowed}")
     assert message.endswith(f"got {value!r}")
+
+
+@pytest.mark.parametrize("field, value", [("shards", 0), ("shards", True), ("replicas_per_shard", 0)])
+def test_bad_shard_knobs_are_rejected_with_cluster_mode_on(field: str, value: Any) -> None:
+    with pytest.raises(ValueError, match=rf"^ElastiCacheSessionStoreArgs\.{field} must be an integer from 1 to \d+, got {value!r}$"):
+        make_args(cluster_mode=True, **{field: value})
 
 
 def test_one_subnet_from_an_output_fails_when_resolved(pulumi_mocks) -> None:

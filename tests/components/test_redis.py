@@ -10,6 +10,7 @@ from offline import k8s_checks
 
 STANDALONE = RedisMode.STANDALONE
 SENTINEL = RedisMode.SENTINEL
+CLUSTER = RedisMode.CLUSTER
 
 
 def test_statefulset_is_governed_by_a_headless_service_and_keeps_data_on_a_claim(pulumi_mocks):
@@ -23,7 +24,7 @@ def test_statefulset_is_governed_by_a_headless_service_and_keeps_data_on_a_claim
     assert mounts[claim["metadata"]["name"]] == "/data"
 
 
-@pytest.mark.parametrize("mode", [STANDALONE, SENTINEL])
+@pytest.mark.parametrize("mode", [STANDALONE, SENTINEL, CLUSTER])
 def test_password_lives_only_in_the_secret_and_redis_includes_it_from_there(pulumi_mocks, mode):
     store = RedisSessionStore("sessions", RedisSessionStoreArgs(namespace="shop", mode=mode))
     secret = pulumi_mocks.object("Secret", "sessions-auth")
@@ -37,6 +38,8 @@ def test_password_lives_only_in_the_secret_and_redis_includes_it_from_there(pulu
     container = statefulset["spec"]["template"]["spec"]["containers"][0]
     if mode is STANDALONE:
         assert CONFIG_PATH in container["args"]
+    elif mode is CLUSTER:
+        assert f"masterauth \"{password}\"" in secret["stringData"]["auth.conf"] and "sentinel-auth.conf" not in secret["stringData"]
     else:
         # Replicas authenticate to the primary, the Sentinels to Redis and to each other: same Secret.
         assert f"masterauth \"{password}\"" in secret["stringData"]["auth.conf"]
@@ -61,6 +64,7 @@ def test_outputs_describe_the_client_endpoint(pulumi_mocks):
     assert pulumi_mocks.value(store.port) == 6379
     assert pulumi_mocks.value(store.tls) is False
     assert pulumi_mocks.value(store.sentinel_master_name) == "" and pulumi_mocks.value(store.sentinel_nodes) == []
+    assert pulumi_mocks.value(store.cluster_nodes) == []
 
 
 def test_sentinel_mode_is_the_default_and_tells_clients_where_the_sentinels_are(pulumi_mocks):
@@ -98,6 +102,38 @@ def test_sentinel_mode_runs_a_sentinel_next_to_each_redis_and_hands_over_before_
     assert rule["ports"] == [{"port": "redis", "protocol": "TCP"}, {"port": "sentinel", "protocol": "TCP"}]
 
 
+def test_cluster_mode_runs_a_node_per_pod_formed_by_a_job_and_tells_clients_the_nodes(pulumi_mocks):
+    store = RedisSessionStore("sessions", RedisSessionStoreArgs(namespace="shop", mode=CLUSTER, cluster_primaries=4, client_labels={"role": "was"}))
+    statefulset = pulumi_mocks.object("StatefulSet", "sessions")
+    # A primary and a replica per shard, started together: a node is ready only once the Job joined it.
+    assert statefulset["spec"]["replicas"] == 8 and statefulset["spec"]["podManagementPolicy"] == "Parallel"
+    (redis,) = statefulset["spec"]["template"]["spec"]["containers"]
+    assert redis["command"][-1].endswith("/start-cluster.sh") and redis["lifecycle"]["preStop"]["exec"]["command"][-1].endswith("/cluster-pre-stop.sh")
+    assert redis["readinessProbe"]["exec"]["command"][-1].endswith("/cluster-ready.sh")
+    assert {p["name"]: p["containerPort"] for p in redis["ports"]} == {"redis": 6379, "bus": 16379}
+    config = pulumi_mocks.configmap("sessions-config")["data"]
+    assert "cluster-enabled yes" in config["redis.conf"] and "cluster-preferred-endpoint-type hostname" in config["redis.conf"]
+    assert "min-replicas-to-write" not in config["redis.conf"]
+    # Each node's own Service carries the bus too, and reaches it before it is ready.
+    pod_service = pulumi_mocks.object("Service", "sessions-7")
+    assert {p["name"] for p in pod_service["spec"]["ports"]} == {"redis", "bus"} and pod_service["spec"]["publishNotReadyAddresses"] is True
+    assert pod_service["spec"]["selector"]["statefulset.kubernetes.io/pod-name"] == "sessions-7"
+    job = pulumi_mocks.object("Job", "sessions-bootstrap")
+    (bootstrap,) = job["spec"]["template"]["spec"]["containers"]
+    assert bootstrap["command"][-1].endswith("/bootstrap-cluster.sh") and bootstrap["image"] == redis["image"]
+    assert job["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"] == "cluster-bootstrap"
+    # Clients and the Job reach Redis; the nodes reach each other on Redis and on the bus.
+    own = statefulset["spec"]["selector"]["matchLabels"]
+    policy = pulumi_mocks.object("NetworkPolicy", "sessions")
+    assert policy["spec"]["ingress"] == [
+        {"from": [{"podSelector": {"matchLabels": {"role": "was"}}}, {"podSelector": {"matchLabels": {**own, "app.kubernetes.io/component": "cluster-bootstrap"}}}],
+         "ports": [{"port": "redis", "protocol": "TCP"}]},
+        {"from": [{"podSelector": {"matchLabels": own}}], "ports": [{"port": "redis", "protocol": "TCP"}, {"port": "bus", "protocol": "TCP"}]},
+    ]
+    assert pulumi_mocks.value(store.mode) == "cluster" and pulumi_mocks.value(store.sentinel_nodes) == []
+    assert pulumi_mocks.value(store.cluster_nodes) == [f"sessions-{i}.shop.svc.cluster.local:6379" for i in range(8)]
+
+
 def test_pod_is_probed_non_root_and_read_only(pulumi_mocks):
     RedisSessionStore("sessions", RedisSessionStoreArgs(namespace="shop", mode=STANDALONE, maxmemory_mb=100))
     pod = pulumi_mocks.object("StatefulSet", "sessions")["spec"]["template"]["spec"]
@@ -109,7 +145,7 @@ def test_pod_is_probed_non_root_and_read_only(pulumi_mocks):
     assert "maxmemory 100mb" in pulumi_mocks.configmap("sessions-config")["data"]["redis.conf"]
 
 
-@pytest.mark.parametrize("mode", [STANDALONE, SENTINEL])
+@pytest.mark.parametrize("mode", [STANDALONE, SENTINEL, CLUSTER])
 def test_two_stores_do_not_collide_and_render_valid_objects(pulumi_mocks, mode):
     RedisSessionStore("a", RedisSessionStoreArgs(namespace="shop", mode=mode))
     RedisSessionStore("b", RedisSessionStoreArgs(namespace="shop", mode=mode))
@@ -126,7 +162,9 @@ def test_two_stores_do_not_collide_and_render_valid_objects(pulumi_mocks, mode):
         ({"maxmemory_mb": 8}, "RedisSessionStoreArgs.maxmemory_mb must be an integer from 16 to 65536, got 8"),
         ({"image": "redis:latest"}, "RedisSessionStoreArgs.image must be pinned"),
         ({"client_labels": {}}, "RedisSessionStoreArgs.client_labels must name at least one label"),
-        ({"mode": "cluster"}, "RedisSessionStoreArgs.mode must be one of ['standalone', 'sentinel'], got 'cluster'"),
+        ({"mode": "sharded"}, "RedisSessionStoreArgs.mode must be one of ['standalone', 'sentinel', 'cluster'], got 'sharded'"),
+        ({"cluster_primaries": 2}, "RedisSessionStoreArgs.cluster_primaries must be an integer from 3 to 16, got 2"),
+        ({"cluster_primaries": True}, "RedisSessionStoreArgs.cluster_primaries must be an integer from 3 to 16, got True"),
         ({"sentinel_pods": 4}, "RedisSessionStoreArgs.sentinel_pods must be an odd integer from 3 to 9, got 4"),
         ({"sentinel_pods": 1}, "RedisSessionStoreArgs.sentinel_pods must be an odd integer from 3 to 9, got 1"),
     ],

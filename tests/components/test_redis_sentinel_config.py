@@ -73,7 +73,7 @@ def test_scripts_address_pods_by_their_own_services_and_know_the_set():
     lib = sc.scripts(LAYOUT)["sentinel-lib.sh"]
     assert 'DOMAIN="$POD_NAMESPACE.svc.cluster.local"' in lib and "PODS=5" in lib and "MASTER_NAME=sessions" in lib
     assert LAYOUT.pod_address(3) == "sessions-3"
-    assert sc.start_command("start-redis.sh") == ["sh", f"{rc.CONFIG_DIR}/start-redis.sh"]
+    assert rc.start_command("start-redis.sh") == ["sh", f"{rc.CONFIG_DIR}/start-redis.sh"]
 
 
 def _run_lib(tmp_path, function: str, *answers: str) -> str:
