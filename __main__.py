@@ -12,6 +12,7 @@ import pulumi_kubernetes as k8s
 
 from sessionstack.apache import ApacheStaticTier, ApacheStaticTierArgs
 from sessionstack.redis import RedisSessionStore, RedisSessionStoreArgs
+from sessionstack.redis_config import RedisMode
 from sessionstack.routing import SessionRouting, SessionRoutingArgs, router_peers
 from config.settings import Platform, RedisBackend, SettingsError, StackSettings, read_stack_settings
 from sessionstack.wildfly import WildflyCluster, WildflyClusterArgs
@@ -56,6 +57,7 @@ def application(
                 namespace=ns,
                 mode=settings.redis.mode,
                 sentinel_pods=settings.redis.sentinel_pods,
+                cluster_primaries=settings.redis.cluster_primaries,
                 storage=settings.redis.storage,
                 maxmemory_mb=settings.redis.maxmemory_mb,
             ),
@@ -165,6 +167,9 @@ def eks_stack(settings: StackSettings) -> None:
                 vpc_id=cluster.vpc_id,
                 subnet_ids=cluster.private_subnet_ids,
                 allowed_security_group_id=cluster.cluster_security_group_id,
+                # redis.mode sentinel: cluster mode disabled (one shard, Multi-AZ failover).
+                cluster_mode=settings.redis.mode is RedisMode.CLUSTER,
+                shards=settings.redis.cluster_primaries,
             ),
             opts=opts,
         )
@@ -211,6 +216,8 @@ def export_common(settings: StackSettings, url: pulumi.Input[str], wildfly: Wild
         # Sentinel mode: clients find the primary through these ('' and [] otherwise).
         pulumi.export("redisSentinelMaster", store.sentinel_master_name)
         pulumi.export("redisSentinels", store.sentinel_nodes)
+        # Cluster mode: a cluster client starts from these ([] otherwise).
+        pulumi.export("redisClusterNodes", store.cluster_nodes)
     if settings.platform is Platform.LOCAL:
         pulumi.export("renderedTo", settings.render_dir)
 

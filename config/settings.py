@@ -72,8 +72,9 @@ KEYS: tuple[Key, ...] = (
     Key("apache.replicas", "integer", 2, "Apache httpd pods for static content (2-50; the HPA minimum)."),
     Key("apache.maxReplicas", "integer", 4, "HPA maximum for Apache httpd (>= apache.replicas)."),
     Key("redis.backend", "string", "auto", "Session store: auto (elasticache on eks, kubernetes elsewhere), kubernetes or elasticache (eks only)."),
-    Key("redis.mode", "string", "sentinel", "kubernetes backend: sentinel (redis.sentinelPods pods, a replica promoted when the primary fails) or standalone (one pod, for development)."),
+    Key("redis.mode", "string", "sentinel", "sentinel (redis.sentinelPods pods, a replica promoted when the primary fails; on elasticache: cluster mode disabled, Multi-AZ failover), cluster (Redis Cluster, sessions sharded over redis.clusterPrimaries primaries each with a replica; on elasticache: cluster mode enabled) or standalone (one pod, for development; kubernetes only)."),
     Key("redis.sentinelPods", "integer", 3, "sentinel mode: Redis pods, each with a Sentinel (odd, 3-9; the quorum is a majority)."),
+    Key("redis.clusterPrimaries", "integer", 3, "cluster mode: primaries (shards), 3-16, each with one replica (twice as many pods, or ElastiCache shards)."),
     Key("redis.storage", "string", "1Gi", "Persistent volume size per Redis pod (Kubernetes quantity)."),
     Key("redis.maxmemoryMb", "integer", 256, "Redis maxmemory in MiB (16-65536); the pod's memory limit follows it."),
     Key("routing.implementation", "string", "gateway-api", "local/dev routing: gateway-api (Envoy Gateway) or ingress-nginx.", (Platform.LOCAL, Platform.DEV)),
@@ -124,6 +125,7 @@ class RedisSettings:
     """Resolved: never AUTO."""
     mode: RedisMode
     sentinel_pods: int
+    cluster_primaries: int
     storage: str
     maxmemory_mb: int
 
@@ -301,10 +303,17 @@ def load_settings(raw: Mapping[str, str | None]) -> StackSettings:
     sentinel_pods = read.integer("redis.sentinelPods", 3, 9)
     if sentinel_pods % 2 == 0:
         raise SettingsError(f"{PROJECT}:redis.sentinelPods must be odd (3, 5, 7 or 9), got {sentinel_pods}: an even count adds no failure tolerance to the quorum")
+    redis_mode = read.choice("redis.mode", RedisMode)
+    if redis_backend is RedisBackend.ELASTICACHE and redis_mode is RedisMode.STANDALONE:
+        raise SettingsError(
+            f"{PROJECT}:redis.mode 'standalone' has no ElastiCache counterpart (redis.backend 'elasticache'); "
+            "allowed there: 'sentinel' (cluster mode disabled, Multi-AZ failover) or 'cluster' (cluster mode enabled)"
+        )
     redis = RedisSettings(
         backend=redis_backend,
-        mode=read.choice("redis.mode", RedisMode),
+        mode=redis_mode,
         sentinel_pods=sentinel_pods,
+        cluster_primaries=read.integer("redis.clusterPrimaries", 3, 16),
         storage=read.string("redis.storage", lambda v: bool(_QUANTITY.match(v)), "a quantity such as 512Mi or 1Gi"),
         maxmemory_mb=read.integer("redis.maxmemoryMb", 16, 65536),
     )

@@ -85,7 +85,11 @@ def _mock_state(type_token: str, name: str, inputs: dict[str, Any]) -> dict[str,
         state.setdefault("identities", [{"oidcs": [{"issuer": f"https://oidc.eks.us-east-1.amazonaws.com/id/{rid.upper()}"}]}])
         state["vpcConfig"] = {**(inputs.get("vpcConfig") or {}), "clusterSecurityGroupId": f"sg-{name}-cluster"}
     if type_token == "aws:elasticache/replicationGroup:ReplicationGroup":
-        state.setdefault("primaryEndpointAddress", f"master.{name}.{rid}.use1.cache.amazonaws.com")
+        # As AWS reports them: cluster mode on has a configuration endpoint, no primary endpoint.
+        if inputs.get("clusterMode") == "enabled":
+            state.setdefault("configurationEndpointAddress", f"clustercfg.{name}.{rid}.use1.cache.amazonaws.com")
+        else:
+            state.setdefault("primaryEndpointAddress", f"master.{name}.{rid}.use1.cache.amazonaws.com")
         state.setdefault("port", inputs.get("port", 6379))
     if type_token == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
         state.setdefault("url", inputs.get("url", "https://oidc.example/id/MOCK"))

@@ -263,12 +263,14 @@ def _cluster_env(kids: Children, args: WildflyClusterArgs, secret: k8s.core.v1.S
 def _session_store_env(args: WildflyClusterArgs) -> list[dict[str, Any]]:
     """Spring Data Redis settings of the application, from the session store's outputs. With a
     Sentinel master name the application connects through the Sentinels (Spring Boot's
-    spring.data.redis.sentinel.master/nodes; blank: host and port), with the same password."""
+    spring.data.redis.sentinel.master/nodes), with cluster nodes through a cluster client
+    (spring.data.redis.cluster.nodes); with both blank to host and port. Same password."""
     store = args.session_store
     assert store is not None  # checked in WildflyClusterArgs
     return [
         {"name": "SPRING_DATA_REDIS_SENTINEL_MASTER", "value": store.sentinel_master_name},
         {"name": "SPRING_DATA_REDIS_SENTINEL_NODES", "value": store.sentinel_nodes.apply(",".join)},
+        {"name": "SPRING_DATA_REDIS_CLUSTER_NODES", "value": store.cluster_nodes.apply(",".join)},
         {"name": "SPRING_DATA_REDIS_HOST", "value": store.host},
         {"name": "SPRING_DATA_REDIS_PORT", "value": store.port.apply(str)},
         {"name": "SPRING_DATA_REDIS_SSL_ENABLED", "value": store.tls.apply(lambda t: "true" if t else "false")},

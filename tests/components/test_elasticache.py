@@ -23,29 +23,10 @@ from sessionstack.redis import RedisSessionStore
 from sessionstack.session_store import SessionStore
 from tests.components.aws_mocks import aws_extras, settle_failures  # noqa: F401 (fixture)
 
-pytestmark = pytest.mark.usefixtures("aws_extras", "cluster_mode_endpoints")
+pytestmark = pytest.mark.usefixtures("aws_extras")
 
 NODE_SG = "sg-nodes"
 GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
-
-
-@pytest.fixture
-def cluster_mode_endpoints(pulumi_mocks) -> None:
-    """Endpoints as AWS reports them for a group with cluster mode on: a configuration endpoint,
-    no primary or reader endpoint. (The shared mocks answer every group as cluster mode off.)"""
-    from pulumi.runtime import settings as runtime_settings
-
-    mocks = runtime_settings.SETTINGS.monitor.mocks
-    shared_new_resource = mocks.new_resource
-
-    def new_resource(args):
-        resource_id, state = shared_new_resource(args)
-        if args.typ == GROUP and args.inputs.get("clusterMode") == "enabled":
-            state = {k: v for k, v in state.items() if k not in ("primaryEndpointAddress", "readerEndpointAddress")}
-            state["configurationEndpointAddress"] = f"clustercfg.{args.name}.abc123.use1.cache.amazonaws.com"
-        return resource_id, state
-
-    mocks.new_resource = new_resource
 
 
 def make_args(**overrides: Any) -> ElastiCacheSessionStoreArgs:
@@ -192,8 +173,8 @@ def test_outputs_are_those_of_the_session_store_protocol(pulumi_mocks) -> None:
 def test_cluster_mode_outputs_point_at_the_configuration_endpoint(pulumi_mocks) -> None:
     store = ElastiCacheSessionStore("sessions", make_args(cluster_mode=True))
     assert isinstance(store, SessionStore)
-    endpoint = "clustercfg.sessions-redis.abc123.use1.cache.amazonaws.com"
-    assert pulumi_mocks.value(store.host) == endpoint
+    endpoint = pulumi_mocks.value(store.host)
+    assert endpoint.startswith("clustercfg.sessions-redis.")  # (the shared mocks name it as AWS does)
     assert pulumi_mocks.value(store.cluster_nodes) == [f"{endpoint}:6379"]
     assert pulumi_mocks.value(store.reader_host) == ""
     assert pulumi_mocks.value(store.port) == 6379

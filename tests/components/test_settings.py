@@ -45,6 +45,8 @@ def test_redis_backend_auto_means_elasticache_on_eks_only():
         ({"platform": "gke"}, "sessionstack:platform must be one of 'local', 'dev', 'eks', got 'gke'"),
         ({"redis.storage": "10GB"}, "sessionstack:redis.storage must be a quantity such as 512Mi or 1Gi, got '10GB'"),
         ({"redis.backend": "elasticache", "platform": "dev"}, "sessionstack:redis.backend 'elasticache' needs platform 'eks', got platform 'dev'"),
+        ({"redis.clusterPrimaries": "2"}, "sessionstack:redis.clusterPrimaries must be an integer from 3 to 16, got '2'"),
+        ({"platform": "eks", "redis.mode": "standalone"}, "sessionstack:redis.mode 'standalone' has no ElastiCache counterpart"),
         ({"routing.sessionCookie": "my cookie"}, "sessionstack:routing.sessionCookie must be a cookie name"),
         ({"platform": "eks", "eks.stickinessSeconds": "604801"}, "sessionstack:eks.stickinessSeconds must be an integer from 1 to 604800, got '604801'"),
         ({"platform": "eks", "eks.vpcCidr": "8.8.0.0/16"}, "sessionstack:eks.vpcCidr must be a private IPv4 CIDR from /16 to /20, got '8.8.0.0/16'"),

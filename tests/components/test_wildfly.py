@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sessionstack import k8s_common
+from sessionstack.redis_config import RedisMode
 from sessionstack.redis import RedisSessionStore, RedisSessionStoreArgs
 from sessionstack.wildfly import WildflyCluster, WildflyClusterArgs, kube_ping_selector
 from sessionstack.wildfly_config import Discovery, SessionBackend
@@ -156,6 +157,18 @@ def test_redis_backend_has_no_jgroups_and_reads_the_store_from_its_secret(pulumi
     assert labels["sessionstack.io/redis-client"] == "true"
     assert deployment["spec"]["template"]["metadata"]["annotations"]["sessionstack.io/session-strategy"] == "external-store"
     assert not [o for o in pulumi_mocks.objects() if o["kind"] == "Secret" and o["metadata"]["name"] == "was-jgroups"]
+
+
+def test_redis_backend_hands_the_application_the_sentinels_or_the_cluster_nodes(pulumi_mocks):
+    sentinel = RedisSessionStore("a", RedisSessionStoreArgs(namespace="shop", mode=RedisMode.SENTINEL))
+    cluster = RedisSessionStore("b", RedisSessionStoreArgs(namespace="shop", mode=RedisMode.CLUSTER))
+    for name, store in (("was-a", sentinel), ("was-b", cluster)):
+        WildflyCluster(name, WildflyClusterArgs(namespace="shop", session_backend=SessionBackend.REDIS, session_store=store, demo_app=False, image=APP_IMAGE))
+    env_a, env_b = (_env(_container(pulumi_mocks.object("Deployment", n))) for n in ("was-a", "was-b"))
+    assert env_a["SPRING_DATA_REDIS_SENTINEL_MASTER"]["value"] == "a" and env_a["SPRING_DATA_REDIS_CLUSTER_NODES"]["value"] == ""
+    assert env_a["SPRING_DATA_REDIS_SENTINEL_NODES"]["value"].split(",")[0] == "a-0.shop.svc.cluster.local:26379"
+    assert env_b["SPRING_DATA_REDIS_SENTINEL_MASTER"]["value"] == "" and env_b["SPRING_DATA_REDIS_SENTINEL_NODES"]["value"] == ""
+    assert env_b["SPRING_DATA_REDIS_CLUSTER_NODES"]["value"].split(",") == [f"b-{i}.shop.svc.cluster.local:6379" for i in range(6)]
 
 
 def test_two_clusters_in_one_stack_do_not_collide_and_render_valid_objects(pulumi_mocks):

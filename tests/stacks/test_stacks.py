@@ -138,6 +138,15 @@ def test_eks_with_the_redis_backend_uses_elasticache_and_exports_only_its_endpoi
     assert run.exports["redisSentinelMaster"] == "" and run.exports["redisSentinels"] == []
     token = next(r.inputs["stringData"]["password"] for r in run.resources if r.inputs.get("kind") == "Secret" and r.inputs["metadata"]["name"] == "sessions-auth")
     assert token not in json.dumps(run.exports)
+    # redis.mode sentinel (the default) is ElastiCache's cluster mode disabled; cluster enables it.
+    assert "clusterMode" not in group.inputs and group.inputs["numCacheClusters"] == 2
+    sharded = mockrun.run_stack(
+        "eks",
+        overrides={"wildfly.sessionBackend": "redis", "wildfly.demoApp": "false", "wildfly.image": "registry.example/shop:2.3.1",
+                   "redis.mode": "cluster", "redis.clusterPrimaries": "4"},
+    )
+    [group] = sharded.of_type("aws:elasticache/replicationGroup:ReplicationGroup")
+    assert (group.inputs["clusterMode"], group.inputs["numNodeGroups"], group.inputs["replicasPerNodeGroup"]) == ("enabled", 4, 1)
 
 
 def test_dev_with_the_redis_backend_runs_redis_in_the_cluster():
@@ -155,7 +164,8 @@ def test_dev_with_the_redis_backend_runs_redis_in_the_cluster():
 def test_redis_settings_are_validated_before_anything_is_declared():
     base = {"wildfly.sessionBackend": "redis", "wildfly.demoApp": "false", "wildfly.image": "registry.example/shop:2.3.1"}
     for overrides, message in (
-        ({"redis.mode": "cluster"}, "sessionstack:redis.mode must be one of 'standalone', 'sentinel', got 'cluster'"),
+        ({"redis.mode": "sharded"}, "sessionstack:redis.mode must be one of 'standalone', 'sentinel', 'cluster', got 'sharded'"),
+        ({"redis.clusterPrimaries": "17"}, "sessionstack:redis.clusterPrimaries must be an integer from 3 to 16, got '17'"),
         ({"redis.sentinelPods": "4"}, "sessionstack:redis.sentinelPods must be odd (3, 5, 7 or 9), got 4"),
         ({"redis.sentinelPods": "11"}, "sessionstack:redis.sentinelPods must be an integer from 3 to 9, got '11'"),
     ):
@@ -165,6 +175,10 @@ def test_redis_settings_are_validated_before_anything_is_declared():
     standalone = mockrun.run_stack("dev", overrides={**base, "redis.mode": "standalone"})
     [statefulset] = [o for o in standalone.kubernetes_objects() if o["kind"] == "StatefulSet"]
     assert statefulset["spec"]["replicas"] == 1 and standalone.exports["redisSentinels"] == []
+    cluster = mockrun.run_stack("dev", overrides={**base, "redis.mode": "cluster", "redis.clusterPrimaries": "4"})
+    [statefulset] = [o for o in cluster.kubernetes_objects() if o["kind"] == "StatefulSet"]
+    assert statefulset["spec"]["replicas"] == 8 and cluster.exports["redisSentinels"] == []
+    assert cluster.exports["redisClusterNodes"] == [f"sessions-{i}.{cluster.exports['namespace']}.svc.cluster.local:6379" for i in range(8)]
 
 
 @pytest.mark.parametrize(

@@ -121,7 +121,7 @@ def test_an_upstream_manifest_that_no_longer_fits_stops_the_start():
 
 def test_images_are_named_as_containerd_names_them():
     assert oci.normalize("redis:8.2.2-bookworm") == "docker.io/library/redis:8.2.2-bookworm"
-    assert oci.normalize("sessionstack/spring-session-demo:1.1.0") == "docker.io/sessionstack/spring-session-demo:1.1.0"
+    assert oci.normalize("sessionstack/spring-session-demo:1.2.0") == "docker.io/sessionstack/spring-session-demo:1.2.0"
     assert oci.normalize("quay.io/wildfly/wildfly:39.0.1.Final-jdk21") == "quay.io/wildfly/wildfly:39.0.1.Final-jdk21"
 
 
@@ -132,7 +132,7 @@ def test_the_stack_images_are_the_ones_the_components_pin():
 
     refs = images.image_refs()
     assert (refs["wildfly"], refs["httpd"], refs["redis"]) == (WILDFLY_IMAGE, APACHE_IMAGE, REDIS_IMAGE)
-    assert refs["spring-session-demo"] == "sessionstack/spring-session-demo:1.1.0"
+    assert refs["spring-session-demo"] == "sessionstack/spring-session-demo:1.2.0"
 
 
 def test_the_demo_dockerfile_is_built_as_written_and_nothing_else(tmp_path, monkeypatch):

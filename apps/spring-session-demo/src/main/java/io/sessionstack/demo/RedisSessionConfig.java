@@ -8,6 +8,9 @@ import java.util.stream.Collectors;
 
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import io.lettuce.core.cluster.ClusterClientOptions;
+import io.lettuce.core.cluster.ClusterTopologyRefreshOptions;
+import org.springframework.data.redis.connection.RedisClusterConfiguration;
 import org.springframework.data.redis.connection.RedisPassword;
 import org.springframework.data.redis.connection.RedisSentinelConfiguration;
 import org.springframework.data.redis.connection.RedisStandaloneConfiguration;
@@ -24,7 +27,10 @@ import org.springframework.session.data.redis.config.annotation.web.http.EnableR
  * backend; this WAR reads them itself because it does not use Boot. With a Sentinel master name,
  * Lettuce asks the Sentinels for the primary at every (re)connect, so after a failover it reaches
  * the promoted replica; the Sentinels take the same password as Redis unless
- * SPRING_DATA_REDIS_SENTINEL_PASSWORD says otherwise.
+ * SPRING_DATA_REDIS_SENTINEL_PASSWORD says otherwise. With SPRING_DATA_REDIS_CLUSTER_NODES (a
+ * Redis Cluster) Lettuce's cluster client learns the slots from those nodes, follows MOVED and ASK
+ * redirects, and refreshes its view of the cluster on every redirect, on repeated reconnects and
+ * every few seconds, so it finds a replica promoted after a primary failed.
  */
 @Configuration
 @EnableRedisHttpSession(redisNamespace = "sessionstack:session", maxInactiveIntervalInSeconds = 1800)
@@ -38,7 +44,7 @@ public class RedisSessionConfig {
         return value == null || value.isBlank() ? fallback : value.trim();
     }
 
-    static Set<String> sentinelNodes(String nodes) {
+    static Set<String> hostPorts(String nodes) {
         return Arrays.stream(nodes.split(","))
                 .map(String::trim)
                 .filter(node -> !node.isEmpty())
@@ -58,8 +64,23 @@ public class RedisSessionConfig {
         if (ssl) {
             client.useSsl();
         }
+        Set<String> clusterNodes = hostPorts(env("SPRING_DATA_REDIS_CLUSTER_NODES", ""));
+        if (!clusterNodes.isEmpty()) {
+            client.clientOptions(ClusterClientOptions.builder()
+                    .topologyRefreshOptions(ClusterTopologyRefreshOptions.builder()
+                            .enableAllAdaptiveRefreshTriggers()
+                            .adaptiveRefreshTriggersTimeout(Duration.ofSeconds(1))
+                            .enablePeriodicRefresh(Duration.ofSeconds(5))
+                            .build())
+                    .build());
+            RedisClusterConfiguration cluster = new RedisClusterConfiguration(clusterNodes);
+            if (password != null && !password.isEmpty()) {
+                cluster.setPassword(RedisPassword.of(password));
+            }
+            return new LettuceConnectionFactory(cluster, client.build());
+        }
         if (!master.isEmpty()) {
-            Set<String> nodes = sentinelNodes(env("SPRING_DATA_REDIS_SENTINEL_NODES", ""));
+            Set<String> nodes = hostPorts(env("SPRING_DATA_REDIS_SENTINEL_NODES", ""));
             if (nodes.isEmpty()) {
                 throw new IllegalStateException("SPRING_DATA_REDIS_SENTINEL_MASTER is set but SPRING_DATA_REDIS_SENTINEL_NODES names no host:port");
             }
