@@ -329,7 +329,10 @@ def _redis_container(args: RedisSessionStoreArgs, secret: k8s.core.v1.Secret) ->
             {"name": "auth", "mountPath": AUTH_DIR, "readOnly": True},
             {"name": "data", "mountPath": DATA_DIR},
         ],
-        "resources": k8s_common.resources("100m", "1", memory_limit),
+        # Cluster mode: each of the twice-as-many nodes takes a share of the keys (a replica only
+        # follows its primary), so each reserves half; the store as a whole reserves 300m, about
+        # what a sentinel set of 3 reserves (3 x 100m + 3 x 50m for the Sentinels).
+        "resources": k8s_common.resources("50m" if args.mode is RedisMode.CLUSTER else "100m", "1", memory_limit),
         "securityContext": k8s_common.container_security_context(),
         "startupProbe": {"exec": {"command": ping}, "periodSeconds": 2, "failureThreshold": 60, "timeoutSeconds": 2},
         "readinessProbe": {"exec": {"command": ping}, "periodSeconds": 5, "failureThreshold": 2, "timeoutSeconds": 2},

@@ -12,7 +12,8 @@ from deployments import NAMESPACE
 from kube import Cluster, is_ready, wait_until
 from onenode.images import spring_demo_ref
 
-REDIS = "app.kubernetes.io/name=redis"
+REDIS = "app.kubernetes.io/name=redis,app.kubernetes.io/component=session-store"
+"""The store's pods (in cluster mode not the bootstrap Job's)."""
 SENTINEL_PORT = 26379
 
 SETTINGS = {
@@ -27,11 +28,12 @@ def redis_pods(cluster: Cluster) -> list[str]:
     return sorted(p["metadata"]["name"] for p in cluster.pods(NAMESPACE, REDIS))
 
 
-def redis_cli(cluster: Cluster, pod: str, *args: str, authenticated: bool = True, port: int = 6379) -> str:
-    """redis-cli inside a Redis pod (its Redis, or with port 26379 its Sentinel), with the
-    password from the pod's env (never on a command line) or without any."""
+def redis_cli(cluster: Cluster, pod: str, *args: str, authenticated: bool = True, port: int = 6379, host: str = "127.0.0.1") -> str:
+    """redis-cli inside a Redis pod (its Redis, or with port 26379 its Sentinel; or ``host``), with
+    the password from the pod's env (never on a command line) or without any. ``args`` are words
+    of a shell command line in the pod ("$REDIS_PASSWORD" expands there)."""
     auth = 'REDISCLI_AUTH="$REDIS_PASSWORD" ' if authenticated else ""
-    command = auth + f"redis-cli --no-auth-warning -h 127.0.0.1 -p {port} " + " ".join(args)
+    command = auth + f"redis-cli --no-auth-warning -h {host} -p {port} " + " ".join(args)
     container = "sentinel" if port == SENTINEL_PORT else "redis"  # (the other one may be frozen or dead)
     done = cluster.kubectl("exec", "-n", NAMESPACE, pod, "-c", container, "--", "sh", "-c", command, check=False, timeout=30)
     return done.stdout + done.stderr

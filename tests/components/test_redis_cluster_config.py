@@ -82,6 +82,8 @@ def _run(tmp_path: Path, script: str, state: str, **files: str) -> tuple[subproc
     rendered = cc.scripts(LAYOUT)
     (tmp_path / "cluster-lib.sh").write_text(rendered["cluster-lib.sh"])
     text = rendered[script].replace(f"{rc.CONFIG_DIR}/cluster-lib.sh", str(tmp_path / "cluster-lib.sh"))
+    # The pre-stop hook writes to the container's log (PID 1's stdout); here to stderr.
+    text = text.replace("exec > /proc/1/fd/1 2>&1", "exec 1>&2")
     env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "T": str(tmp_path), "POD_NAME": "sessions-2", "POD_NAMESPACE": "shop", "REDIS_PASSWORD": "pw"}
     done = subprocess.run(["sh", "-c", text], capture_output=True, text=True, env=env, timeout=60)
     return done, (tmp_path / "calls").read_text().splitlines()

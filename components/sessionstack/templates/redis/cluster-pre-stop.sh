@@ -4,6 +4,8 @@
 # the replica catches up with every one it acknowledged, then takes over, and the old primary
 # answers its clients with MOVED to the new one. Nothing acknowledged is lost, clients see a pause.
 set -u
+# A hook's output is not kept anywhere; Redis's is (the container log): write there.
+exec > /proc/1/fd/1 2>&1
 . @SCRIPTS_DIR@/cluster-lib.sh
 [ "$(cli -p "$REDIS_PORT" role | head -n 1)" = master ] || exit 0
 myid=$(cli -p "$REDIS_PORT" cluster myid)
