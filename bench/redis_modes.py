@@ -1,4 +1,4 @@
-"""Benchmark: the Redis session store in standalone and in sentinel mode, on the real cluster.
+"""Benchmark: the Redis session store in standalone, sentinel and cluster mode, on the real cluster.
 
 One run, one load (``--sessions`` users, each sending its next request as soon as the last one is
 answered, for ``--seconds``), through the WildFly Service's NodePort (kube-proxy, no affinity):
@@ -12,7 +12,10 @@ answered, for ``--seconds``), through the WildFly Service's NodePort (kube-proxy
   roll to the Sentinel client): failed requests, lost sessions, counter regressions;
 - the failover gaps in sentinel mode: SIGKILL of the primary's Redis and its Sentinel, and a
   `kubectl rollout restart` of the StatefulSet: failed requests, the window in which they
-  failed, the slowest answer.
+  failed, the slowest answer;
+- then a fresh stack in `cluster` mode (Redis Cluster, 3 primaries each with a replica; a store
+  does not change to or from cluster mode in place): session latency, the floor again, and the
+  gaps of a SIGKILL of a primary's Redis and of a rolling restart.
 Run as root, with no node running (it starts and stops its own):
 
     sudo .venv/bin/python bench/redis_modes.py [--seconds 30] [--sessions 20] [--json]
@@ -40,6 +43,7 @@ from deployments import NAMESPACE, deploy  # noqa: E402
 from engine_support import build_engine  # noqa: E402
 from kube import STATE, Cluster, node_port  # noqa: E402
 from onenode.config import Node  # noqa: E402
+import redis_cluster_set  # noqa: E402
 from redis_set import SETTINGS, container_id, named_by_sentinels, settled  # noqa: E402
 from session_load import failure_window, load_while  # noqa: E402
 from verify.check import SessionCheck  # noqa: E402
@@ -149,11 +153,37 @@ def main() -> None:
                     out["sentinel_rolling_restart"] = under_load(url, args.sessions, rolling_restart)
             finally:
                 deployed.pulumi("destroy", "--yes")
+        with tempfile.TemporaryDirectory(prefix="redis-modes-") as tmp:
+            deployed = deploy(cluster, build_engine(), Path(tmp), {**SETTINGS, "redis.mode": "cluster"})
+            assert deployed.up.returncode == 0, str(deployed.up)
+            try:
+                with node_port(cluster, NAMESPACE, "wildfly") as url:
+                    out["cluster_ms"] = session_load(url, args.sessions, args.seconds)
+                    out["floor_cluster_ms"] = floor_ms(url, args.sessions, args.seconds)
+
+                    def kill_cluster_primary() -> dict[str, str]:
+                        primary = sorted(redis_cluster_set.settled(cluster))[0]
+                        pod = cluster.get("pod", "-n", NAMESPACE, primary)
+                        cluster.in_node("ctr", "-n", "k8s.io", "tasks", "kill", "--signal", "SIGKILL", container_id(pod, "redis"))
+                        time.sleep(2)
+                        return redis_cluster_set.settled(cluster)
+
+                    out["cluster_sigkill_primary"] = under_load(url, args.sessions, kill_cluster_primary)
+
+                    def cluster_rolling_restart() -> dict[str, str]:
+                        cluster.kubectl("rollout", "restart", "statefulset/sessions", "-n", NAMESPACE)
+                        cluster.kubectl("rollout", "status", "statefulset/sessions", "-n", NAMESPACE, "--timeout=900s", timeout=960)
+                        return redis_cluster_set.settled(cluster)
+
+                    out["cluster_rolling_restart"] = under_load(url, args.sessions, cluster_rolling_restart)
+            finally:
+                deployed.pulumi("destroy", "--yes")
     finally:
         subprocess.run(["bash", str(TOOLS / "stop")], capture_output=True, timeout=600)
     floor = statistics.mean([out["floor_ms"]["p50"], out["floor_after_ms"]["p50"]])  # type: ignore[index]
     out["ratio_p50_standalone"] = out["standalone_ms"]["p50"] / floor  # type: ignore[index]
     out["ratio_p50_sentinel"] = out["sentinel_ms"]["p50"] / floor  # type: ignore[index]
+    out["ratio_p50_cluster"] = out["cluster_ms"]["p50"] / out["floor_cluster_ms"]["p50"]  # type: ignore[index]
     if args.json:
         print(json.dumps(out, indent=1))
         return

@@ -48,7 +48,9 @@ REDIS_CLI = r"""#!/bin/sh
 echo "$*" >> "$T/calls"
 state=$(cat "$T/state")
 case "$*" in
-    *"--cluster create"*) echo formed > "$T/state"; echo "[OK] All 16384 slots covered." ;;
+    *"--cluster create"*)
+        [ "$state" = dirty ] && { echo "[ERR] Node 10.96.0.10:6379 is not empty."; exit 1; }
+        echo formed > "$T/state"; echo "[OK] All 16384 slots covered." ;;
     *" ping") echo PONG ;;
     *"cluster info")
         case "$state" in
@@ -109,6 +111,11 @@ def test_bootstrap_never_creates_over_a_partly_formed_cluster_and_fails_with_wha
     assert done.returncode == 1
     assert not [c for c in calls if "--cluster create" in c]
     assert "redis-cli --cluster check sessions-0.shop.svc.cluster.local:6379" in done.stderr
+
+
+def test_bootstrap_over_a_node_that_holds_keys_fails_saying_why(tmp_path):
+    done, _ = _run(tmp_path, "bootstrap-cluster.sh", "dirty")
+    assert done.returncode == 1 and "cannot join a cluster" in done.stderr
 
 
 def test_a_leaving_primary_asks_its_healthy_replica_to_take_over_and_waits_until_it_has(tmp_path):

@@ -52,6 +52,8 @@ VARIANTS = [
     ("local", {**REDIS_SESSIONS, "redis.backend": "kubernetes"}, {"redis-password-from-secret", "redis-stays-private", "statefulset-headless-service"}),
     ("eks", REDIS_SESSIONS, {"elasticache-auth-and-tls", "alb-target-group-stickiness", "ha-minimums"}),
     ("eks", {**REDIS_SESSIONS, "redis.backend": "kubernetes"}, {"redis-password-from-secret", "statefulset-headless-service", "ha-minimums"}),
+    ("dev", {**REDIS_SESSIONS, "redis.mode": "cluster"}, {"redis-password-from-secret", "redis-stays-private", "statefulset-headless-service", "redis-replicas-need-failover"}),
+    ("eks", {**REDIS_SESSIONS, "redis.mode": "cluster"}, {"elasticache-auth-and-tls", "ha-minimums"}),
 ]
 
 

@@ -45,7 +45,11 @@ fi
 if [ "$empty" = "$PODS" ]; then
     log "forming the cluster from$addresses"
     # shellcheck disable=SC2086 # one argument per address
-    redis-cli --no-auth-warning --cluster create $addresses --cluster-replicas 1 --cluster-yes
+    redis-cli --no-auth-warning --cluster create $addresses --cluster-replicas 1 --cluster-yes || {
+        log "forming the cluster failed (above). A node that holds keys (a volume kept from a store" \
+            "in another mode) cannot join a cluster: remove that store's volumes, or use another name"
+        exit 1
+    }
 else
     log "the cluster is partly formed ($formed of $PODS nodes see it whole, $empty never joined): waiting for it"
 fi
