@@ -3,7 +3,9 @@
 One run, one load (``--sessions`` users, each sending its next request as soon as the last one is
 answered, for ``--seconds``), through the WildFly Service's NodePort (kube-proxy, no affinity):
 - floor: a request the application answers without touching Redis (a 404 inside the Spring
-  Session demo's context: no session cookie, no session looked up) at the same concurrency;
+  Session demo's context: no session cookie, no session looked up) at the same concurrency,
+  measured right after each mode's session latency, on the same warm pods (each ratio is to its
+  own floor: a cold JVM doubles either figure);
 - session latency p50/p99 with the store in `standalone` mode (one pod), then in `sentinel`
   mode (3 pods, Redis + Sentinel each; the application asks the Sentinels for the primary), each
   after a warm-up as long as the measurement (fresh WildFly pods answer slower);
@@ -25,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -106,6 +107,13 @@ def under_load(url: str, sessions: int, action) -> dict[str, float]:
             "regressed": sum(len(r["events"]) for r in summary["regressed_sessions"])}
 
 
+def rolling_restart(cluster: Cluster, settle) -> object:
+    """`kubectl rollout restart` of the store's StatefulSet, until the store has settled again."""
+    cluster.kubectl("rollout", "restart", "statefulset/sessions", "-n", NAMESPACE)
+    cluster.kubectl("rollout", "status", "statefulset/sessions", "-n", NAMESPACE, "--timeout=900s", timeout=960)
+    return settle(cluster)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=30.0)
@@ -124,13 +132,13 @@ def main() -> None:
             assert deployed.up.returncode == 0, str(deployed.up)
             try:
                 with node_port(cluster, NAMESPACE, "wildfly") as url:
-                    out["floor_ms"] = floor_ms(url, args.sessions, args.seconds)
                     out["standalone_ms"] = session_load(url, args.sessions, args.seconds)
+                    out["floor_standalone_ms"] = floor_ms(url, args.sessions, args.seconds)
                     assert deployed.pulumi("config", "set", "sessionstack:redis.mode", "sentinel").returncode == 0
                     out["standalone_to_sentinel_up"] = under_load(url, args.sessions, lambda: deployed.pulumi("up", "--yes"))
                     settled(cluster)
                     out["sentinel_ms"] = session_load(url, args.sessions, args.seconds)
-                    out["floor_after_ms"] = floor_ms(url, args.sessions, args.seconds)
+                    out["floor_sentinel_ms"] = floor_ms(url, args.sessions, args.seconds)
 
                     def kill_primary() -> str:
                         old = settled(cluster)
@@ -145,12 +153,7 @@ def main() -> None:
 
                     out["sentinel_sigkill_primary"] = under_load(url, args.sessions, kill_primary)
 
-                    def rolling_restart() -> str:
-                        cluster.kubectl("rollout", "restart", "statefulset/sessions", "-n", NAMESPACE)
-                        cluster.kubectl("rollout", "status", "statefulset/sessions", "-n", NAMESPACE, "--timeout=600s", timeout=660)
-                        return settled(cluster)
-
-                    out["sentinel_rolling_restart"] = under_load(url, args.sessions, rolling_restart)
+                    out["sentinel_rolling_restart"] = under_load(url, args.sessions, lambda: rolling_restart(cluster, settled))
             finally:
                 deployed.pulumi("destroy", "--yes")
         with tempfile.TemporaryDirectory(prefix="redis-modes-") as tmp:
@@ -170,20 +173,13 @@ def main() -> None:
 
                     out["cluster_sigkill_primary"] = under_load(url, args.sessions, kill_cluster_primary)
 
-                    def cluster_rolling_restart() -> dict[str, str]:
-                        cluster.kubectl("rollout", "restart", "statefulset/sessions", "-n", NAMESPACE)
-                        cluster.kubectl("rollout", "status", "statefulset/sessions", "-n", NAMESPACE, "--timeout=900s", timeout=960)
-                        return redis_cluster_set.settled(cluster)
-
-                    out["cluster_rolling_restart"] = under_load(url, args.sessions, cluster_rolling_restart)
+                    out["cluster_rolling_restart"] = under_load(url, args.sessions, lambda: rolling_restart(cluster, redis_cluster_set.settled))
             finally:
                 deployed.pulumi("destroy", "--yes")
     finally:
         subprocess.run(["bash", str(TOOLS / "stop")], capture_output=True, timeout=600)
-    floor = statistics.mean([out["floor_ms"]["p50"], out["floor_after_ms"]["p50"]])  # type: ignore[index]
-    out["ratio_p50_standalone"] = out["standalone_ms"]["p50"] / floor  # type: ignore[index]
-    out["ratio_p50_sentinel"] = out["sentinel_ms"]["p50"] / floor  # type: ignore[index]
-    out["ratio_p50_cluster"] = out["cluster_ms"]["p50"] / out["floor_cluster_ms"]["p50"]  # type: ignore[index]
+    for mode in ("standalone", "sentinel", "cluster"):
+        out[f"ratio_p50_{mode}"] = out[f"{mode}_ms"]["p50"] / out[f"floor_{mode}_ms"]["p50"]  # type: ignore[index]
     if args.json:
         print(json.dumps(out, indent=1))
         return

@@ -225,6 +225,40 @@ def test_cluster_primary_killed_with_sigkill_loses_no_session(stack: Deployed, c
     assert window <= 30, f"users saw errors for {window:.1f} s"
 
 
+def test_cluster_replica_takes_over_from_a_primary_that_crashes_again_while_restarting(stack: Deployed, cluster: Cluster, tmp_path):
+    """SIGKILL of a primary's Redis, and again as soon as the kubelet has restarted it: the kubelet
+    now waits (crash-loop back-off, 10 s) longer than cluster-node-timeout (5 s), so the replica is
+    elected in its place, and the node, back at last, rejoins as its replica. Under load from 50
+    sessions: no session lost; the failed requests and their window measured."""
+    pairs = settled(cluster)
+    old = sorted(pairs)[1]
+    replica = pairs[old]
+    with node_port(cluster, NAMESPACE, "wildfly") as url:
+        check = _load(url)
+
+        def crash_twice() -> dict[str, str]:
+            for round in (1, 2):
+                pod = cluster.get("pod", "-n", NAMESPACE, old)
+                before = restarts(pod)
+                cluster.in_node("ctr", "-n", "k8s.io", "tasks", "kill", "--signal", "SIGKILL", container_id(pod, "redis"))
+                if round == 1:
+                    wait_until(f"{old}'s Redis to run again", lambda: (p := cluster.get("pod", "-n", NAMESPACE, old)) and restarts(p) > before
+                               and "running" in p["status"]["containerStatuses"][0]["state"], 60, interval=0.2)
+            wait_until(f"{replica} to take over from {old}",
+                       lambda: any(n.pod == replica and n.is_primary and n.slots for n in nodes(cluster, replica)), 120, interval=1)
+            return settled(cluster)
+
+        after = load_while(check, crash_twice)
+        check.rounds(2)
+    what_happened(cluster, tmp_path / "logs")
+    assert after.get(replica) == old, after
+    facts = assert_no_session_lost(check.report(), allow_failed=check.report().to_dict()["total_requests"])
+    _report(f"{old} killed twice, {replica} took over", check, facts)
+    failed, window = failure_window(check)
+    # node timeout (5 s) + election (~1 s) + the client's refresh (5 s) + a command timeout (5 s)
+    assert window <= 30, f"users saw errors for {window:.1f} s"
+
+
 def test_cluster_rolling_restart_of_every_node_under_load_loses_nothing(stack: Deployed, cluster: Cluster, tmp_path):
     """`kubectl rollout restart` of the StatefulSet under load from 50 sessions: each pod leaves in
     turn (highest ordinal first, the next only once the new one is ready: a replica in sync); a
