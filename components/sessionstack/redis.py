@@ -23,9 +23,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from sessionstack import k8s_common
+from sessionstack import k8s_common, redis_cluster_config, redis_sentinel_config
 from sessionstack.children import Children
-from sessionstack import redis_cluster_config, redis_sentinel_config
 from sessionstack.redis_cluster import BOOTSTRAP_COMPONENT, bootstrap_job, cluster_redis_container
 from sessionstack.redis_cluster_config import BUS_PORT, ClusterLayout, cluster_conf
 from sessionstack.redis_config import (
