@@ -28,7 +28,7 @@ from kube import CLUSTER_TOOLS, STATE, Cluster  # noqa: E402
 from onenode import host  # noqa: E402
 from onenode.config import Node  # noqa: E402
 
-NODE_PROGRAMS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "containerd", "coredns", "local-path-provisioner")
+NODE_PROGRAMS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kube-router", "containerd", "coredns", "local-path-provisioner")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -13,8 +13,10 @@ own, with at most one deliberate change, and reads the pods' logs:
 The three cases run side by side, each in a namespace of its own (deleted afterwards), with the
 pods' CPU request lowered to DISCOVERY_CPU_REQUEST so that seven WildFly pods fit on the node's
 two cores (at the stack's 500m only three would): the one change besides each case's own, and
-one that discovery does not depend on. The users' requests come from a pod in the case's
-namespace (NetworkPolicies are not enforced on this node: README).
+one that discovery does not depend on. The cases keep the stack's NetworkPolicy, which the
+node's policy agent enforces: JGroups flows between the case's WildFly pods only, and HTTP from
+the router's namespace only, so the user's requests come from the node itself (admitted like
+the kubelet's probes).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import pytest
 from sessionstack import wildfly_config as wc
 
 from deployments import destroy_every_stack
-from kube import TOOLBOX, Cluster, is_ready, pod, restricted_container, run_to_completion, wait_until
+from kube import Cluster, is_ready, wait_until
 from offline import mockrun
 from wildfly_log import kube_ping_failures, last_view, node_name
 
@@ -128,13 +130,11 @@ sends it to one host name; a cookie jar would keep one per IP, and so one sessio
 
 
 def counters_across_pods(cluster: Cluster, namespace: str, rounds: int = 2) -> list[tuple[str, int]]:
-    """One user's requests, from a pod in `namespace`, to each ready WildFly pod's IP in turn
+    """One user's requests, from the node, to each ready WildFly pod's IP in `namespace` in turn
     (`rounds` times) with a think time: (serving pod, counter) for each answer."""
     ips = sorted(p["status"]["podIP"] for p in cluster.ready_pods(namespace, WILDFLY))
     script = SESSION_PROBE % {"port": wc.HTTP_PORT, "path": wc.DEMO_CONTEXT_PATH}
-    container = restricted_container("curl", TOOLBOX, ["sh", "-c", script, "sh", *ips * rounds])
-    phase, log = run_to_completion(cluster, pod("session-probe", namespace, [container]))
-    assert phase == "Succeeded", log
+    log = cluster.in_node("sh", "-c", script, "sh", *ips * rounds, timeout=120).stdout
     pods = re.findall(r"(?im)^x-sessionstack-pod: (\S+)", log)
     counters = [int(c) for c in re.findall(r"(?im)^x-sessionstack-counter: (\d+)", log)]
     assert len(pods) == len(counters) == len(ips) * rounds, log

@@ -60,6 +60,24 @@ def test_pods_route_through_the_node_and_nothing_leaves_it():
     assert proxy["mode"] == "nftables" and proxy["conntrack"]["maxPerCore"] == 0
 
 
+def test_policy_agent_runs_kube_routers_firewall_and_nothing_else():
+    args = config.kube_router_args(NODE)
+    assert {"--run-firewall=true", "--run-router=false", "--run-service-proxy=false", "--run-loadbalancer=false"} <= set(args)
+    assert f"--service-cluster-ip-range={NODE.service_cidr}" in args and f"--hostname-override={NODE.name}" in args
+    assert f"--kubeconfig={NODE.path('kube-router.kubeconfig')}" in args
+
+
+def test_policy_agent_may_read_what_it_watches_and_change_nothing():
+    (role, binding) = json.loads(addons.policy_agent_rbac())["items"]
+    verbs = {verb for rule in role["rules"] for verb in rule["verbs"]}
+    assert verbs == {"get", "list", "watch"}
+    resources = {res for rule in role["rules"] for res in rule["resources"]}
+    assert {"pods", "namespaces", "networkpolicies", "nodes"} <= resources
+    certs = {c.name: c for c in pki.certificates(NODE)}
+    assert binding["subjects"][0]["name"] == certs["kube-router"].cn == addons.POLICY_AGENT_USER
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+
+
 def test_containerd_clamps_oom_score_and_uses_the_local_sandbox_image():
     text = config.containerd_config(NODE, "sessionstack.local/pause:1")
     assert "restrict_oom_score_adj = true" in text

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build (once) the programs of the single-node Kubernetes that tools/cluster runs: etcd, the
-# Kubernetes binaries, CoreDNS, local-path-provisioner and Envoy Gateway (with its Helm chart), from the Go module proxy with the
+# Kubernetes binaries, CoreDNS, local-path-provisioner, kube-router and Envoy Gateway (with its Helm chart), from the Go module proxy with the
 # machine's Go (versions.env names them; each wrapper module's go.mod and go.sum pin them).
 #
 #   tools/cluster/build.sh            build what is missing; print the bin dir (and nothing else)
@@ -50,6 +50,7 @@ COMPONENTS=(
   "kubernetes|$KUBERNETES_VERSION|kubernetes|$(k8s_ldflags)|:k8s.io/kubernetes/cmd/kube-apiserver :k8s.io/kubernetes/cmd/kube-controller-manager :k8s.io/kubernetes/cmd/kube-scheduler :k8s.io/kubernetes/cmd/kubelet :k8s.io/kubernetes/cmd/kube-proxy :k8s.io/kubernetes/cmd/kubectl|k8s.io/kubernetes:cluster/addons/dns/coredns/coredns.yaml.base"
   "etcd|$ETCD_VERSION|etcd|-s -w|etcd:go.etcd.io/etcd/server/v3|"
   "coredns|$COREDNS_VERSION|coredns|-s -w -X github.com/coredns/coredns/coremain.GitCommit=$COREDNS_VERSION|coredns:.|"
+  "kube-router|$KUBE_ROUTER_VERSION|kube-router|-s -w -X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=$KUBE_ROUTER_VERSION|kube-router:github.com/cloudnativelabs/kube-router/v2/cmd/kube-router|"
   "envoy-gateway|$ENVOY_GATEWAY_VERSION|envoy-gateway|-s -w -X github.com/envoyproxy/gateway/internal/cmd/version.envoyGatewayVersion=$ENVOY_GATEWAY_VERSION|envoy-gateway:github.com/envoyproxy/gateway/cmd/envoy-gateway|github.com/envoyproxy/gateway:charts/gateway-helm"
   "local-path-provisioner|$LOCAL_PATH_PROVISIONER_VERSION|local-path-provisioner|-s -w -X main.VERSION=$LOCAL_PATH_PROVISIONER_VERSION|local-path-provisioner:github.com/rancher/local-path-provisioner|github.com/rancher/local-path-provisioner:deploy/local-path-storage.yaml"
 )

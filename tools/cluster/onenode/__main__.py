@@ -29,7 +29,7 @@ DEFAULT_STATE = "/var/lib/sessionstack-cluster"
 REQUIRED = {
     "containerd": "containerd", "runc": "runc", "ctr": "containerd", "nft": "nftables",
     "nsenter": "util-linux", "unshare": "util-linux", "ip": "iproute2", "openssl": "openssl",
-    "iptables": "iptables", "conntrack": "conntrack",
+    "iptables": "iptables", "conntrack": "conntrack", "ipset": "ipset",
 }
 
 
@@ -90,6 +90,13 @@ def deployment_available(node: Node, namespace: str, name: str) -> bool:
     return st.get("availableReplicas", 0) >= 1 and st.get("updatedReplicas", 0) >= 1
 
 
+def policy_agent_ready(record: host.Record) -> bool:
+    """kube-router's firewall has made its first pass: its chains hang off the node's FORWARD
+    chain (every pod's traffic crosses it: the ptp CNI routes between pods)."""
+    forward = subprocess.run(host.in_node(record) + ["iptables", "-w", "-S", "FORWARD"], capture_output=True, text=True)
+    return forward.returncode == 0 and "-j KUBE-ROUTER-FORWARD" in forward.stdout
+
+
 # --- start --------------------------------------------------------------------------------------
 
 def write_files(node: Node, images: dict[str, str], share: Path) -> None:
@@ -99,7 +106,7 @@ def write_files(node: Node, images: dict[str, str], share: Path) -> None:
     node.storage.chmod(0o755)
     pki.make_all(node)
     for name, cert in (("admin", "admin"), ("controller-manager", "controller-manager"), ("scheduler", "scheduler"),
-                       ("kube-proxy", "kube-proxy"), ("kubelet", "kubelet-client")):
+                       ("kube-proxy", "kube-proxy"), ("kube-router", "kube-router"), ("kubelet", "kubelet-client")):
         path = node.kubeconfig if name == "admin" else node.path(f"{name}.kubeconfig")
         path.write_text(config.kubeconfig(node, name, node.pki / f"{cert}.crt", node.pki / f"{cert}.key"))
         path.chmod(0o600)
@@ -116,7 +123,7 @@ def start(node: Node, bin_dir: Path, images_dir: Path) -> None:
     if os.geteuid() != 0:
         raise SystemExit("cluster: start needs root (namespaces, cgroups, containerd)")
     missing = [f"{cmd} (apt package {pkg})" for cmd, pkg in REQUIRED.items() if not shutil.which(cmd)]
-    missing += [f"{bin_dir / b}" for b in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl") if not (bin_dir / b).exists()]
+    missing += [f"{bin_dir / b}" for b in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kube-router", "kubectl") if not (bin_dir / b).exists()]
     if missing:
         raise SystemExit(f"cluster: missing {', '.join(missing)} (tools/cluster/start installs and builds them)")
     if running(node):
@@ -163,10 +170,14 @@ def start(node: Node, bin_dir: Path, images_dir: Path) -> None:
         host.launch(node, record, "kubelet", [f"{b}/kubelet", *config.kubelet_args(node)])
         host.launch(node, record, "kube-proxy", [f"{b}/kube-proxy", f"--config={node.path('kube-proxy-config.json')}"])
         kubectl(node, bin_dir, "apply", "-f", "-", stdin=addons.bootstrap_rbac())
+        # The NetworkPolicy agent: every policy the stacks declare is enforced from here on.
+        kubectl(node, bin_dir, "apply", "-f", "-", stdin=addons.policy_agent_rbac())
+        host.launch(node, record, "kube-router", [f"{b}/kube-router", *config.kube_router_args(node)])
         kubectl(node, bin_dir, "apply", "-f", "-", stdin=addons.coredns((share / "coredns.yaml.base").read_text(), node, refs["coredns"]))
         kubectl(node, bin_dir, "apply", "-f", "-", stdin=addons.local_path(
             (share / "local-path-storage.yaml").read_text(), node, refs["local-path-provisioner"], refs["busybox"]))
         wait_for(f"node {node.name} Ready", lambda: node_ready(node), 60, node, ("kubelet", "containerd"))
+        wait_for("kube-router's firewall", lambda: policy_agent_ready(record), 60, node, ("kube-router",))
         log(f"node Ready after {time.monotonic() - t0:.1f}s")
         wait_for("CoreDNS", lambda: deployment_available(node, "kube-system", "coredns"), 90, node, ("kubelet",))
         wait_for("local-path-provisioner", lambda: deployment_available(node, "local-path-storage", "local-path-provisioner"), 90, node, ("kubelet",))

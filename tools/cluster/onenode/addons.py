@@ -70,3 +70,27 @@ def bootstrap_rbac() -> str:
         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "kube-apiserver-kubelet-client"}],
     }
     return json.dumps(doc)
+
+
+POLICY_AGENT_USER = "sessionstack:kube-router"
+"""The client certificate's name of the NetworkPolicy agent (pki.certificates)."""
+
+
+def policy_agent_rbac() -> str:
+    """What kube-router's firewall reads and nothing more: it watches the objects its informers
+    start with (pods, namespaces, NetworkPolicies, and the node for its addresses; Services,
+    Endpoints and EndpointSlices are watched by the same shared factory) and changes none."""
+    rules = [
+        {"apiGroups": [""], "resources": ["pods", "namespaces", "nodes", "services", "endpoints"], "verbs": ["get", "list", "watch"]},
+        {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"], "verbs": ["get", "list", "watch"]},
+        {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["get", "list", "watch"]},
+    ]
+    role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": POLICY_AGENT_USER}, "rules": rules}
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": POLICY_AGENT_USER},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": POLICY_AGENT_USER},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": POLICY_AGENT_USER}],
+    }
+    return json.dumps({"apiVersion": "v1", "kind": "List", "items": [role, binding]})

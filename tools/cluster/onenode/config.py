@@ -277,6 +277,30 @@ def kube_proxy_config(node: Node) -> dict[str, Any]:
     }
 
 
+def kube_router_args(node: Node) -> list[str]:
+    """kube-router as the node's NetworkPolicy agent and nothing else: its firewall (iptables
+    chains and ipsets per pod and policy, in the node's network namespace), with its router (BGP,
+    pod routes: the ptp CNI routes here) and its service proxy (kube-proxy does that) off. The
+    proxy is where kube-router v2.1.0's security advisory lies (GHSA-phqm-jgc3-qf8g: Service
+    externalIPs copied onto the node unchecked), so that code never runs here."""
+    return [
+        f"--kubeconfig={node.path('kube-router.kubeconfig')}",
+        f"--hostname-override={node.name}",
+        "--run-firewall=true",
+        "--run-router=false",
+        "--run-service-proxy=false",
+        "--run-loadbalancer=false",
+        "--enable-ipv4=true",
+        "--enable-ipv6=false",
+        f"--service-cluster-ip-range={node.service_cidr}",
+        "--service-node-port-range=30000-32767",
+        "--health-port=0",
+        "--metrics-port=0",
+        # Policies and pods apply within a second by their events; the full resync is the backstop.
+        "--iptables-sync-period=1m",
+    ]
+
+
 def containerd_config(node: Node, sandbox_image: str) -> str:
     """containerd 1.6 (Debian 12), CRI plugin: runc with cgroupfs, our CNI config, our sandbox image."""
     cri = 'plugins."io.containerd.grpc.v1.cri"'

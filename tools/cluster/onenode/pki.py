@@ -41,6 +41,8 @@ def certificates(node: Node) -> list[Cert]:
         Cert("controller-manager", "system:kube-controller-manager", client=True),
         Cert("scheduler", "system:kube-scheduler", client=True),
         Cert("kube-proxy", "system:kube-proxy", client=True),
+        # bound to sessionstack:kube-router (addons.policy_agent_rbac): reads pods, namespaces, policies
+        Cert("kube-router", "sessionstack:kube-router", client=True),
         Cert("kubelet-client", f"system:node:{node.name}", orgs=("system:nodes",), client=True),
         Cert("kubelet", node.name, server=True, dns=(node.name,), ips=(node.node_ip,)),
         Cert("front-proxy-client", "front-proxy-client", client=True, ca="front-proxy-ca"),
