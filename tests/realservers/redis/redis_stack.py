@@ -6,9 +6,6 @@ with offline.mockrun. ``RedisStack`` then runs, on helper W's network-namespace 
 - Redis (Debian's redis-server) in its own host named like the StatefulSet's pod, from the
   rendered ConfigMap's redis.conf, the rendered Secret's auth.conf and the container's args,
   as the image's redis uid, with the data directory kept across restarts (the PVC);
-- the rendered NetworkPolicy enforced with nftables inside the Redis host: only hosts whose
-  pod labels match its ``from`` podSelector reach the port (the others' packets are dropped,
-  as a NetworkPolicy-enforcing CNI does);
 - WildFly pods from the rendered Deployment (ClusterHarness), running the application image's
   layout (apps/spring-session-demo/Dockerfile): a copy of the pinned distribution with the
   Spring Session demo WAR in standalone/deployments as JBOSS_HOME; the Service name in
@@ -105,14 +102,6 @@ class Rendered:
     def redis_pod_labels(self) -> dict[str, str]:
         return dict(self.redis_statefulset()["spec"]["template"]["metadata"]["labels"])
 
-    def redis_network_policy(self) -> dict[str, Any]:
-        labels = self.redis_pod_labels()
-        found = [o for o in self.objects if o["kind"] == "NetworkPolicy"
-                 and selects(o["spec"]["podSelector"], labels)]
-        if len(found) != 1:
-            raise HarnessError(f"expected one NetworkPolicy selecting the Redis pod, found {len(found)}")
-        return found[0]
-
     def wildfly_deployment(self) -> dict[str, Any]:
         found = [o for o in self.objects if o["kind"] == "Deployment"
                  and any(c["name"] == "wildfly" for c in o["spec"]["template"]["spec"]["containers"])]
@@ -145,48 +134,6 @@ def render(maxmemory_mb: int = 64, backend: str = "redis") -> Rendered:
         raise ValueError(f"backend must be redis or infinispan, got {backend!r}")
     run = mockrun.run_stack(STACK, overrides=overrides)
     return Rendered(run.kubernetes_objects())
-
-
-def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
-    """Kubernetes label selector semantics (matchLabels and matchExpressions)."""
-    for key, value in (selector.get("matchLabels") or {}).items():
-        if labels.get(key) != value:
-            return False
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr["key"], expr["operator"], expr.get("values") or []
-        if op == "In" and labels.get(key) not in values:
-            return False
-        if op == "NotIn" and labels.get(key) in values:
-            return False
-        if op == "Exists" and key not in labels:
-            return False
-        if op == "DoesNotExist" and key in labels:
-            return False
-    return True
-
-
-def policy_admits(policy: dict[str, Any], peer_labels: dict[str, str]) -> bool:
-    """Whether an ingress rule of ``policy`` admits a pod with ``peer_labels`` (same namespace)."""
-    for rule in policy["spec"].get("ingress") or []:
-        peers = rule.get("from")
-        if not peers:
-            return True  # a rule without `from` admits everybody
-        for peer in peers:
-            if "namespaceSelector" in peer or "ipBlock" in peer:
-                continue  # not used by the program; never admit by accident
-            if "podSelector" in peer and selects(peer["podSelector"], peer_labels):
-                return True
-    return False
-
-
-def policy_ports(policy: dict[str, Any], container: dict[str, Any]) -> list[int]:
-    named = {p["name"]: p["containerPort"] for p in container.get("ports", []) if "name" in p}
-    ports = []
-    for rule in policy["spec"].get("ingress") or []:
-        for port in rule.get("ports") or []:
-            value = port["port"]
-            ports.append(named[value] if isinstance(value, str) else int(value))
-    return sorted(set(ports))
 
 
 class HookedNetwork(Network):
@@ -287,9 +234,6 @@ class RedisStack:
 
     def __init__(self, *, wildfly_pods: int = 2, maxmemory_mb: int = 64, workdir: Path | None = None) -> None:
         require_tools()
-        if shutil.which("nft") is None:
-            raise HarnessError("nft not found: the NetworkPolicy is enforced with nftables "
-                               "(run tests/realservers/redis/setup.sh)")
         if not WAR.is_file():
             raise HarnessError(f"{WAR} missing: run apps/spring-session-demo/build.sh")
         self.rendered = render(maxmemory_mb)
@@ -299,8 +243,6 @@ class RedisStack:
         self.harness: ClusterHarness | None = None
         self.redis: RedisBox | None = None
         self.front: NginxFront | None = None
-        self.peer_labels: dict[str, dict[str, str]] = {}
-        """IP -> pod labels of every host on the network (what the NetworkPolicy matches)."""
         try:
             self._start(wildfly_pods)
         except BaseException:
@@ -322,7 +264,6 @@ class RedisStack:
         self.harness.secrets[(secret["metadata"]["name"], rc.SECRET_PASSWORD_KEY)] = self.rendered.password()
 
         self.redis_host = self.network.add_host(self.rendered.redis_pod_name())
-        self.peer_labels[self.redis_host.ip] = self.rendered.redis_pod_labels()
         self.harness.dns.add(self.rendered.redis_service_host(deployment), self.redis_host.ip)
         self.redis = RedisBox(self.workdir / "redis", self.rendered.redis_conf(), self.rendered.auth_conf(),
                               args=self.rendered.redis_args(), netns_path=self.redis_host.netns_path,
@@ -388,46 +329,7 @@ class RedisStack:
         raise HarnessError(f"pod {pod.name} did not serve the demo through Redis within {timeout:.0f} s: {last}")
 
     def add_wildfly_pod(self) -> WildflyPod:
-        pod = self.harness.add_pod()
-        self.peer_labels[pod.ip] = dict(self.template.labels)
-        self.enforce_network_policy()
-        return pod
-
-    def add_outsider(self, name: str, labels: dict[str, str]) -> Host:
-        """A host with the given pod labels (e.g. a pod of another workload)."""
-        host = self.network.add_host(name)
-        self.peer_labels[host.ip] = dict(labels)
-        self.enforce_network_policy()
-        return host
-
-    def enforce_network_policy(self) -> list[str]:
-        """(Re)write the nftables rules in the Redis host from the rendered NetworkPolicy.
-
-        Returns the admitted peer IPs. Loopback stays open (the kubelet's exec probes run
-        inside the pod).
-        """
-        policy = self.rendered.redis_network_policy()
-        ports = policy_ports(policy, self.rendered.redis_container())
-        admitted = sorted(ip for ip, labels in self.peer_labels.items()
-                          if ip != self.redis_host.ip and policy_admits(policy, labels))
-        port_set = ", ".join(str(p) for p in ports)
-        addr_set = ("ip saddr { " + ", ".join(admitted) + " } ") if admitted else ""
-        rules = (
-            "flush ruleset\n"
-            "table inet netpol {\n"
-            "  chain ingress {\n"
-            "    type filter hook input priority 0; policy accept;\n"
-            "    iif lo accept\n"
-            + (f"    tcp dport {{ {port_set} }} {addr_set}accept\n" if admitted else "")
-            + f"    tcp dport {{ {port_set} }} drop\n"
-            "  }\n"
-            "}\n")
-        path = self.workdir / "netpol.nft"
-        path.write_text(rules)
-        out = self.redis_host.run(["nft", "-f", str(path)])
-        if out.returncode != 0:
-            raise HarnessError(f"nft failed: {out.stderr}")
-        return admitted
+        return self.harness.add_pod()
 
     # -- helpers for the scenarios --------------------------------------------------------
     @property
@@ -454,7 +356,6 @@ class RedisStack:
         t0 = time.monotonic()
         self.redis.stop(sig)
         self.redis.start()
-        self.enforce_network_policy()
         return time.monotonic() - t0
 
     def close(self) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -23,7 +22,7 @@ import pytest
 from sessionstack import redis_config as rc
 from redisbox import connect_in_netns
 from redis_resp import RedisError, Resp
-from redis_stack import RedisStack, policy_admits, selects
+from redis_stack import RedisStack
 from verify.check import Rollout, SessionCheck, run_check
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -91,7 +90,7 @@ def test_verify_command_line_against_the_stack(stack):
 
 
 def test_redis_rejects_unauthenticated_clients(stack):
-    pod = stack.pods[0]  # a pod the NetworkPolicy admits
+    pod = stack.pods[0]  # a session client
     with Resp(connect_in_netns(pod.host.netns_path, stack.redis_host.ip, rc.REDIS_PORT)) as r:
         with pytest.raises(RedisError, match="NOAUTH"):
             r.call("PING")
@@ -103,30 +102,6 @@ def test_redis_rejects_unauthenticated_clients(stack):
             r.call("GET", "anything")
         assert r.call("AUTH", stack.rendered.password()) == "OK"
         assert r.call("PING") == "PONG"
-
-
-def test_network_policy_admits_only_the_session_clients(stack):
-    policy = stack.rendered.redis_network_policy()
-    # The policy selects the Redis pod of the StatefulSet and admits the WildFly pods' labels.
-    assert selects(policy["spec"]["podSelector"], stack.rendered.redis_pod_labels())
-    assert policy_admits(policy, stack.template.labels)
-    assert "Ingress" in policy["spec"]["policyTypes"]
-
-    # A pod of the stack's Apache tier: same namespace, not a session client.
-    other_workload = stack.rendered.pod_labels("Deployment", "apache")
-    assert not policy_admits(policy, other_workload)
-    outsider = stack.add_outsider("apache-0", other_workload)
-    with pytest.raises((TimeoutError, socket.timeout)):
-        connect_in_netns(outsider.netns_path, stack.redis_host.ip, rc.REDIS_PORT, timeout=2).close()
-
-    # Same network, same place, but with the client label: admitted. The rule is the label.
-    labelled = stack.add_outsider("client-0", {**other_workload, "sessionstack.io/redis-client": "true"})
-    with Resp(connect_in_netns(labelled.netns_path, stack.redis_host.ip, rc.REDIS_PORT, timeout=2)) as r:
-        with pytest.raises(RedisError, match="NOAUTH"):
-            r.call("PING")  # reached Redis (and still needs the password)
-    # and every WildFly pod is admitted
-    for pod in stack.pods:
-        connect_in_netns(pod.host.netns_path, stack.redis_host.ip, rc.REDIS_PORT, timeout=2).close()
 
 
 def test_wildfly_pod_killed_with_kill_9_loses_no_session(stack, figure):
@@ -188,7 +163,6 @@ def test_while_redis_is_down_sessions_fail_loudly(stack):
         assert all(o.error.startswith("http 5") for r in during.results for o in r.errors)
     finally:
         stack.redis.start()
-        stack.enforce_network_policy()
     check.rounds(2)
     report = check.report()
     assert not report.lost_sessions and not report.regressed_sessions and not report.skipped_sessions
