@@ -28,6 +28,12 @@ class Deployed:
         return self.engine.run(self.project, *args, "--stack", STACK, timeout=timeout)
 
 
+def router_namespace(cluster: Cluster) -> str:
+    """The namespace the stack's NetworkPolicies admit HTTP from: the routing controller's."""
+    (peer,) = cluster.get("networkpolicy", "-n", NAMESPACE, "wildfly")["spec"]["ingress"][0]["from"]
+    return peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+
+
 def deploy(cluster: Cluster, engine_bin: Path, base: Path, settings: dict[str, str] | None = None) -> Deployed:
     """`pulumi stack init`, `config set` for each of ``settings`` (sessionstack:<key>), `pulumi up`."""
     project = copy_project(base / "project")

@@ -167,14 +167,23 @@ def verify(url: str, sessions: int = 10, requests: int = 8, min_pods: int = 2, i
 def node_port(cluster: Cluster, namespace: str, service: str) -> Iterator[str]:
     """A NodePort Service over the pods of `service` (same selector and target port, no session
     affinity): kube-proxy spreads connections from the host over them. Yields its base URL once
-    kube-proxy answers on it; deletes it afterwards."""
+    kube-proxy answers on it; deletes it afterwards.
+
+    The node enforces NetworkPolicies, and the stacks admit HTTP from the router's namespace
+    only. A NodePort's packets reach the pod's policy with the client's address (kube-proxy
+    masquerades them after the filter has judged them), so a NetworkPolicy of the same name admits
+    the host's address to the target port, as a stack does for a load balancer's network
+    (``http_from`` with an ipBlock); deleted with the Service."""
     spec = cluster.get("service", "-n", namespace, service)["spec"]
     name = f"{service}-nodeport"
     port = spec["ports"][0]
-    cluster.apply({
-        "apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": namespace},
-        "spec": {"type": "NodePort", "selector": spec["selector"], "ports": [{"port": port["port"], "targetPort": port["targetPort"]}]},
-    })
+    cluster.apply([
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": namespace},
+         "spec": {"type": "NodePort", "selector": spec["selector"], "ports": [{"port": port["port"], "targetPort": port["targetPort"]}]}},
+        {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": name, "namespace": namespace},
+         "spec": {"podSelector": {"matchLabels": spec["selector"]}, "policyTypes": ["Ingress"],
+                  "ingress": [{"from": [{"ipBlock": {"cidr": f"{cluster.node.host_ip}/32"}}], "ports": [{"port": port["targetPort"]}]}]}},
+    ])
     try:
         node_port_number = cluster.get("service", "-n", namespace, name)["spec"]["ports"][0]["nodePort"]
         address = (cluster.node.node_ip, node_port_number)
@@ -189,4 +198,4 @@ def node_port(cluster: Cluster, namespace: str, service: str) -> Iterator[str]:
         wait_until(f"kube-proxy to serve NodePort {node_port_number}", answers, 30, interval=0.5)
         yield f"http://{address[0]}:{address[1]}"
     finally:
-        cluster.kubectl("delete", "service", "-n", namespace, name, "--wait=false", check=False)
+        cluster.kubectl("delete", "service,networkpolicy", "-n", namespace, name, "--wait=false", check=False)

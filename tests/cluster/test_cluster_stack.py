@@ -19,7 +19,7 @@ import zipfile
 
 from sessionstack import wildfly_config as wc
 
-from deployments import NAMESPACE, Deployed
+from deployments import NAMESPACE, Deployed, router_namespace
 from kube import IMAGES, TOOLBOX, Cluster, is_ready, node_port, pod, restarts, restricted_container, run_to_completion, verify, wait_until
 from wildfly_log import kube_ping_failures, last_view, node_name
 
@@ -157,15 +157,13 @@ def test_gateway_route_and_session_persistence_are_accepted(cluster_stack: Deplo
     assert any(c["type"] == "Accepted" and c["status"] == "True" for gc in classes for c in gc.get("status", {}).get("conditions", []))
 
 
-def router_namespace(cluster: Cluster) -> str:
-    """The namespace the stack's NetworkPolicies admit HTTP from: the routing controller's."""
-    (peer,) = cluster.get("networkpolicy", "-n", NAMESPACE, "wildfly")["spec"]["ingress"][0]["from"]
-    return peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+AGENT_RETRY = ("--retry", "20", "--retry-delay", "1", "--retry-connrefused")
+"""The policy agent refuses a new pod until it has added the pod's address (policy_probe.py)."""
 
 
 def test_session_demo_answers_through_its_service_from_the_routers_namespace(cluster_stack: Deployed, cluster: Cluster):
     url = f"http://wildfly.{NAMESPACE}.svc.cluster.local:8080/session-demo/"
-    probe = pod("demo-probe", router_namespace(cluster), [restricted_container("curl", TOOLBOX, ["curl", "-sS", "-D", "-", "-o", "/dev/null", url])])
+    probe = pod("demo-probe", router_namespace(cluster), [restricted_container("curl", TOOLBOX, ["curl", "-sS", "-D", "-", "-o", "/dev/null", *AGENT_RETRY, url])])
     phase, log = run_to_completion(cluster, probe)
     assert phase == "Succeeded", log
     assert "X-Sessionstack-Pod" in log and "X-Sessionstack-Counter: 1" in log, log

@@ -18,17 +18,12 @@ import time
 
 import pytest
 
-from deployments import NAMESPACE, Deployed
+from deployments import NAMESPACE, Deployed, router_namespace
 from kube import Cluster, node_port, wait_until
 from router import Router, ready_endpoints
 from sessionstack import apache_config
 from sessionstack.routing_rules import RoutingRules
 from tests.realservers.harness.client import SessionClient
-
-def router_namespace(cluster: Cluster) -> str:
-    (peer,) = cluster.get("networkpolicy", "-n", NAMESPACE, "wildfly")["spec"]["ingress"][0]["from"]
-    return peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
-
 
 @pytest.fixture(scope="module")
 def routed(cluster_stack: Deployed, cluster: Cluster):

@@ -21,6 +21,7 @@ from deployments import NAMESPACE, Deployed, deploy, destroy_every_stack, destro
 from kube import Cluster, is_ready, node_port, restarts, verify, wait_until
 from onenode.images import spring_demo_ref
 from pod_logs import kept_logs
+from policy_probe import from_pod
 from redis_set import (
     HANDOVER,
     REDIS,
@@ -75,6 +76,17 @@ def test_redis_and_the_sentinels_answer_only_with_the_password_and_never_evict(s
     assert redis_cli(cluster, pod, "ping").strip() == "PONG"
     assert redis_cli(cluster, pod, "config", "get", "maxmemory-policy").split() == ["maxmemory-policy", "noeviction"]
     assert redis_cli(cluster, pod, "config", "get", "appendonly").split() == ["appendonly", "yes"]
+
+
+def test_redis_and_the_sentinels_admit_only_labelled_clients_of_their_namespace(stack: Deployed, cluster: Cluster):
+    """The store's NetworkPolicy, enforced by the node's policy agent: the session clients' label
+    opens Redis and the Sentinels; the same pod without it, or one in another namespace, is refused."""
+    (clients, _own) = cluster.get("networkpolicy", "-n", NAMESPACE, "sessions")["spec"]["ingress"][0]["from"]
+    label = clients["podSelector"]["matchLabels"]
+    targets = [f"{p['status']['podIP']}:{port}" for p in cluster.pods(NAMESPACE, REDIS) for port in (6379, SENTINEL_PORT)]
+    assert all(from_pod(cluster, NAMESPACE, targets, labels=label, expect_open=True).values())
+    assert not any(from_pod(cluster, NAMESPACE, targets).values())
+    assert not any(from_pod(cluster, "default", targets, labels=label).values())
 
 
 def test_sentinel_set_has_one_primary_that_every_sentinel_names_by_its_stable_name(stack: Deployed, cluster: Cluster):
