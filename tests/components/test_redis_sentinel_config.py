@@ -74,15 +74,15 @@ def test_scripts_address_pods_by_their_own_services_and_know_the_set():
 
 def _run_lib(tmp_path, function: str, *answers: str) -> str:
     """``function`` of sentinel-lib.sh with redis-cli replaced by a stub that answers, call by
-    call, what ``answers`` says (in the order the lib asks), or nothing. (Each call runs in a
-    subshell, so the stub counts its calls in a file.)"""
+    call, what ``answers`` says (in the order the lib asks; "|" stands for a line break), or
+    nothing. (Each call runs in a subshell, so the stub counts its calls in a file.)"""
     lib = sc.scripts(LAYOUT)["sentinel-lib.sh"]
     (tmp_path / "answers").write_text("".join(f"{a}\n" for a in answers))
     (tmp_path / "calls").write_text("0")
     stub = f'''
 cli() {{
     n=$(( $(cat {tmp_path}/calls) + 1 )); echo "$n" > {tmp_path}/calls
-    sed -n "${{n}}p" {tmp_path}/answers
+    sed -n "${{n}}p" {tmp_path}/answers | tr '|' '\\n'
 }}
 '''
     script = "POD_NAME=sessions-1; POD_NAMESPACE=shop; REDIS_PASSWORD=x\n" + lib + "\n" + stub + function + "\n"
@@ -124,3 +124,14 @@ def test_a_restarted_primary_waits_until_no_sentinel_names_it(tmp_path):
     assert (tmp_path / "calls").read_text().strip() == "10"
     # A minority naming the other is not enough.
     assert _run_lib(tmp_path, 'wait_all_name_other_than "$ME" 2 || echo timeout', other, "", "", "", "") == "timeout"
+
+
+def test_a_replica_is_ready_only_once_every_sentinel_that_answers_knows_it(tmp_path):
+    me = "sessions-1.shop.svc.cluster.local:6379"
+    other = "sessions-2.shop.svc.cluster.local:6379"
+    listing = lambda *names: "|".join(line for n in names for line in ("name", n, "flags", "slave"))  # noqa: E731
+    # 5 Sentinels: one silent (its pod is being replaced), one not monitoring yet, the rest list it.
+    known = [listing(other, me), "", "ERR No such master with that name", listing(me), listing(me, other)]
+    assert _run_lib(tmp_path, "known_to_every_sentinel && echo ready", *known) == "ready"
+    # One Sentinel that lists only the other replica (it has not read the primary's INFO since).
+    assert _run_lib(tmp_path, "known_to_every_sentinel || echo not-ready", listing(me), listing(other)) == "not-ready"

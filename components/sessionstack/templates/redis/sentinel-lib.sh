@@ -74,6 +74,23 @@ replica_with_data() {
     return 1
 }
 
+# True when every Sentinel that answers lists this pod among the replicas it monitors. A failover
+# reconfigures only the replicas its leader knows, and a Sentinel learns them from the primary's
+# INFO every 10 s: a replica one Sentinel did not know yet kept following the old primary after a
+# rolling update moved on a second after it synced, and the promoted primary had no replica for
+# 7 s (NOREPLICAS for every write; seen on the cluster).
+known_to_every_sentinel() {
+    i=0
+    while [ "$i" -lt "$PODS" ]; do
+        listed=$(cli -h "$STATEFULSET-$i.$DOMAIN" -p "$SENTINEL_PORT" sentinel replicas "$MASTER_NAME")
+        case "$listed" in
+            ""|ERR*|-ERR*) ;;  # no answer (a pod being replaced), or it monitors nothing yet
+            *) echo "$listed" | grep -qx "$ME:$REDIS_PORT" || return 1 ;;
+        esac
+        i=$((i + 1))
+    done
+}
+
 # Waits for a Sentinel to name a primary other than $1 (the one that ran the failover does first;
 # the others learn it within seconds), $2 rounds of questions half a second apart at most, and
 # prints that primary.
