@@ -38,11 +38,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "realservers")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "realservers"), str(ROOT / "tests" / "cluster"), str(ROOT / "bench")]
 
 from sessionstack import wildfly_config as wc  # noqa: E402
-from harness import ClusterHarness, PodTemplate, SessionClient  # noqa: E402
-from harness.load import Endpoints, SessionLoad  # noqa: E402
+from harness import ClusterHarness, PodTemplate  # noqa: E402
+from session_client import SessionClient  # noqa: E402
+from session_traffic import Endpoints, SessionLoad  # noqa: E402
 from floors import network_floors, pct  # noqa: E402
 
 BOOT_TIMEOUT = 300

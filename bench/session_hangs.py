@@ -49,10 +49,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "realservers")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "realservers"), str(ROOT / "tests" / "cluster"), str(ROOT / "bench")]
 
 from harness import ClusterHarness, PodTemplate  # noqa: E402
-from harness.load import Endpoints, SessionLoad, session_lock_timeouts  # noqa: E402
+from session_traffic import Endpoints, SessionLoad, session_lock_timeouts  # noqa: E402
 
 BOOT_TIMEOUT = 300
 _HOLDER = re.compile(r"Lock is held by GlobalTransaction\{id=(\d+), addr=([^,]+)")

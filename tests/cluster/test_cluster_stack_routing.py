@@ -23,7 +23,7 @@ from kube import Cluster, node_port, wait_until
 from router import Router, ready_endpoints
 from sessionstack import apache_config
 from sessionstack.routing_rules import RoutingRules
-from tests.realservers.harness.client import SessionClient
+from session_client import SessionClient
 
 @pytest.fixture(scope="module")
 def routed(cluster_stack: Deployed, cluster: Cluster):

@@ -17,17 +17,15 @@ Stable API (helper R's verify/ and the Redis tests build on it):
 - :class:`cluster.ClusterHarness` -- network + Kubernetes API / DNS stand-ins + pods:
   ``start_pods(n)``, ``add_pod()``, ``wait_ready(pods)``, ``wait_view(pods)``,
   ``stop_pod(pod, graceful=True)``, ``kill_pod(pod)``, ``close()``.
-- :class:`client.SessionClient` -- cookie-jar client of the demo-app protocol.
 - :func:`wildfly.wildfly_home` -- the unpacked distribution (tests/realservers/setup.sh).
 """
 
-from .client import DemoResponse, SessionClient
 from .cluster import ClusterHarness
 from .netns import HarnessError, Host, Network, kill_group, require_root_and_tools
 from .wildfly import PodTemplate, WildflyPod, http_status, wildfly_home
 
 __all__ = [
-    "ClusterHarness", "DemoResponse", "HarnessError", "Host", "Network", "PodTemplate",
-    "SessionClient", "WildflyPod", "http_status", "kill_group", "require_root_and_tools",
+    "ClusterHarness", "HarnessError", "Host", "Network", "PodTemplate",
+    "WildflyPod", "http_status", "kill_group", "require_root_and_tools",
     "wildfly_home",
 ]

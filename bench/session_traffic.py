@@ -21,7 +21,7 @@ from typing import Callable
 
 from sessionstack import wildfly_config as wc
 
-from .client import SessionClient
+from session_client import SessionClient  # tests/cluster, on the path of every bench
 
 
 class Endpoints:

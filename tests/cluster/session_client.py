@@ -2,7 +2,7 @@
 
 ``SessionClient.get(ip, port, path)`` sends the jar's cookies, stores every Set-Cookie it gets
 back (the app's JSESSIONID and any router cookie) and returns the X-Sessionstack-* headers.
-Only addresses the harness created (the bridge subnet) or loopback are ever targets.
+Only the node's addresses (NodePorts, the router) or loopback are ever targets.
 """
 
 from __future__ import annotations
