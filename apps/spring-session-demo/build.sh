@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the Spring Session demo: target/session-demo.war (what the Dockerfile puts into the
-# application image, and what tests/realservers/redis deploys the same way).
+# application image that tools/cluster builds for the tests).
 # Dependencies come from Maven Central. Idempotent: does nothing when the WAR is newer than
 # pom.xml and every source file. Set FORCE=1 to rebuild anyway.
 set -euo pipefail

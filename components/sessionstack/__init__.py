@@ -14,7 +14,7 @@ dataclass (reference: components/REFERENCE.md):
 
 Modules are imported on demand (``from sessionstack.wildfly import WildflyCluster``), so a
 program that never touches AWS never loads pulumi_aws. The ``*_config`` modules are pure text
-helpers (no Pulumi import) that the project's real-server tests run unchanged.
+helpers (no Pulumi import) that the project's tests run unchanged on real servers and pods.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Stateless, so it only has to stay available: at least two pods spread over nodes, a rolling update
 that never drops below the desired count, a PDB, an HPA on CPU, and a short preStop pause so a
 leaving pod is out of the Service endpoints before httpd stops. Configuration and site content
-come from ConfigMaps rendered by ``apache_config`` (the same text the real-server tests run), and
+come from ConfigMaps rendered by ``apache_config`` (the same text the tests run in Debian's apache2 and in the cluster's httpd pods), and
 the pod passes the restricted Pod Security Standard: non-root on port 8080, read-only root
 filesystem with an emptyDir for the pid file, no capabilities, RuntimeDefault seccomp.
 """

@@ -2,7 +2,7 @@
 
 Nothing here imports pulumi. ApacheStaticTier (components/apache.py) mounts ``config_files()`` from
 the ConfigMap ``<name>-config`` at CONF_DIR and ``STATIC_SITE_FILES`` from ``<name>-site`` at
-DOCUMENT_ROOT, and runs ``httpd_command()``. The real-server tests run Debian's apache2 on exactly
+DOCUMENT_ROOT, and runs ``httpd_command()``. The tests run Debian's apache2 on exactly
 the text ``httpd_conf()`` returns (with Debian's modules dir and temporary directories), so the
 config only uses directives and modules that both the official image and Debian's build have, and
 loads the modules Debian compiles in (unixd, log_config) only when they are missing.
@@ -14,7 +14,7 @@ from sessionstack import templating
 
 # Official image, pinned to a patch release and its Debian base (never a moving tag). 2.4.71 is the
 # release Debian 12 ships as a security update (2.4.71-1~deb12u1), so the image and the apache2
-# binary the real-server tests run are the same upstream version.
+# binary the tests run are the same upstream version.
 APACHE_IMAGE = "httpd:2.4.71-trixie"
 APACHE_PORT = 8080
 """Non-root: a high port, so the container needs no NET_BIND_SERVICE capability."""
@@ -105,7 +105,7 @@ def httpd_conf(
 
     ``modules_dir`` is relative to ``server_root`` or absolute (Debian: /usr/lib/apache2/modules).
     ``run_dir`` (default ``<server_root>/logs``) must be writable. ``user``/``group`` only matter when
-    httpd starts as root (the real-server tests); the pod starts as APACHE_UID and keeps it.
+    httpd starts as root (tests on the host); the pod starts as APACHE_UID and keeps it.
     """
     by_type: dict[str, int] = {}
     for mime, age in STATIC_TYPES.values():

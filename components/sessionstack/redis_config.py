@@ -3,9 +3,10 @@
 Nothing here imports pulumi. The RedisSessionStore component (components/redis.py) puts
 ``redis_conf()`` in the ConfigMap ``<name>-config`` mounted at CONFIG_DIR, ``auth_conf()`` in the
 Secret ``<name>-auth`` (key SECRET_AUTH_CONF_KEY) mounted at AUTH_DIR, and runs the container with
-``server_args()``. The real-server tests start Debian's redis-server from exactly these strings, so
-whatever is rendered here must be accepted by both the pinned image (Redis 8.2) and Debian 12's
-redis-server (7.0.x): only directives that exist in 7.0 are used.
+``server_args()``. The cluster tests run these exact strings in Redis pods whose image is built from
+Debian 12's redis-server (no registry here), so whatever is rendered here must be accepted by both
+the pinned image (Redis 8.2) and Debian 12's redis-server (7.0.x): only directives that exist in 7.0
+are used.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Nothing here imports pulumi. The same values are rendered into the Gateway API HTTPRoute and the
 ingress-nginx Ingresses (components/routing.py), the ALB listener rules (components/aws_front_door.py)
-and the nginx config of the real-server tests, so a path reaches the same tier everywhere.
+and the nginx config of the cluster tests' router, so a path reaches the same tier everywhere.
 
 The split follows the classic 3-tier setup: a request whose last path segment ends in a static
 file extension goes to Apache, everything else (``/``, ``/session-demo/``, ``/a.jsp``, ``/backend``)

@@ -13,7 +13,7 @@ The known ways this goes wrong, and what this component does instead:
   most one pod at a time, and the preStop delay plus the SIGTERM suspend timeout let a leaving
   pod finish its requests and hand its sessions over before it stops.
 The text artefacts (jboss-cli script, start script, demo app) come from ``wildfly_config``; the
-real-server tests run the same text.
+cluster tests run the same text in WildFly pods.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 Everything here is plain text built from the templates in ``components/templates/wildfly``:
 the jboss-cli script that configures the server, the entrypoint script, the container
 arguments and the demo application. No Pulumi import and no resource: the component puts
-these strings into ConfigMaps, and the real-server tests (tests/realservers) run the very
-same strings against the WildFly distribution of the pinned release.
+these strings into ConfigMaps, and the cluster tests (tests/cluster) run the very same strings
+in WildFly pods of the pinned release on a real Kubernetes.
 
 Pod-specific values (pod IP, namespace, label selector, DNS name) and the cluster secret
 reach the server only as environment variables, resolved by WildFly through ``${env.*}``

@@ -3,7 +3,7 @@
 The stack is deployed once (the `cluster_stack` fixture: a copy of the project, its own Pulumi
 state); this module judges what the real API server, controllers, kubelet and kube-proxy made of
 it; test_cluster_stack_sessions.py then puts sessions through it and destroys it. What the
-stand-ins of tests/realservers could not show is the point here: server-side validation, Pod
+retired process harness (a pod-list and a DNS stand-in) could not show is the point here: server-side validation, Pod
 Security admission, the RBAC authorizer in front of KUBE_PING, the Helm release with its CRDs
 before the custom resources, the Deployment controller's rollout.
 """

@@ -1,4 +1,4 @@
-"""Pure tests of components/sessionstack/redis_config.py (no servers; tests/realservers/redis/ starts them)."""
+"""Pure tests of components/sessionstack/redis_config.py (no servers; tests/cluster runs them in Redis pods)."""
 
 import re
 

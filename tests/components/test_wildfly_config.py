@@ -1,6 +1,6 @@
 """Pure tests of the WildFly artefacts (no Pulumi, no server).
 
-The real-server tier (tests/realservers) runs the same artefacts against WildFly itself;
+The cluster tier (tests/cluster) runs the same artefacts in WildFly pods on a real Kubernetes;
 these tests pin down the properties that must hold in the text the component deploys.
 """
 

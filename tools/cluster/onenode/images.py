@@ -392,7 +392,7 @@ def build_toolbox(work: Path, _inputs: Inputs, _built: dict[str, Path]):
 
 
 def build_router(work: Path, _inputs: Inputs, _built: dict[str, Path]):
-    """The tests' router: Debian's nginx (the same build the real-server tier runs), unprivileged."""
+    """The tests' router: Debian's nginx, unprivileged."""
     root = work / "rootfs"
     debian_rootfs(root, "bookworm", ["nginx"])
     layer = work / "rootfs.tar"

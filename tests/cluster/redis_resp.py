@@ -1,4 +1,4 @@
-"""A minimal RESP2 client over a plain socket (stdlib only), enough for the tests and the bench."""
+"""A minimal RESP2 client over a plain socket (stdlib only): the tests reach a Redis pod through a NodePort with it."""
 
 from __future__ import annotations
 
