@@ -48,14 +48,16 @@ def wait_for_ready_pods(cluster: Cluster, count: int = 2) -> None:
 
 
 def test_rolling_restart_under_load_through_verify_loses_nothing(url: str, cluster: Cluster, tmp_path):
-    """The README's command, as a user runs it, with 100 sessions live during the whole rollout:
+    """The README's command, as a user runs it, with 100 sessions live during the whole rollout
+    (each user thinks 1 s between requests; at 0.5 s, ~200 requests/s offered, the new pods
+    booted in 100-160 s against 20-35 s on a quiet node and the test took 8.5 min of CI's time):
     no session lost, no counter going back; failed requests only as the open hang's signature."""
     wait_for_ready_pods(cluster)
     names_before = {p["metadata"]["name"] for p in live_pods(cluster)}
     with kept_logs(cluster, NAMESPACE, WILDFLY, tmp_path / "wildfly-logs") as logs:
         done = subprocess.run(
             [sys.executable, "-m", "verify", url, "--sessions", "100", "--concurrency", "100", "--requests", "5",
-             "--interval", "0.5", "--min-pods", "2", "--rollout", "wildfly", "-N", NAMESPACE,
+             "--interval", "1", "--min-pods", "2", "--rollout", "wildfly", "-N", NAMESPACE,
              "--kubectl", str(cluster.bin_dir / "kubectl"), "--rollout-timeout", "600", "--json"],
             cwd=ROOT, env={**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}, capture_output=True, text=True, timeout=900,
         )
