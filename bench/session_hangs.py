@@ -1,138 +1,337 @@
 #!/usr/bin/env python3
-"""Benchmark: sessions blocked during rebalances (WildFly 39 / Infinispan 16.0.5).
+"""Benchmark: sessions blocked during rebalances (WildFly 39 / Infinispan 16.0.5), on the real cluster.
 
-Runs the WildFly pod template the local stack renders (3 pods, real servers in network
-namespaces) under a heavy session load and replaces one pod at a time (new pod ready and in
-the view, then the oldest stopped gracefully) for ``--minutes``; every join and leave
-rebalances the web-session cache. Routing is round-robin over the ready pods, or with
-``--affinity`` sticky per session like the router's cookie (a session moves only when its pod
-leaves). Measured:
+Starts its own single-node Kubernetes (tools/cluster/start), deploys the cluster stack with the
+real engine (tests/cluster/deployments.deploy: Infinispan backend, WildFly 39 with the JSP demo)
+with ``wildfly.replicas`` 3 (and ``wildfly.maxReplicas`` 3, so the HPA keeps 3 pods; the pods' CPU
+request is patched from 500m to 250m so a rollout's surge pod fits on the 2-core node), and for
+each configuration and routing runs, under one heavy session load (``--sessions`` cookie-jar
+users on ``--workers`` threads, each sending its next request as soon as the last is answered):
 
-- requests, failed requests, and which of them are session-lock timeouts (HTTP 500 after a
-  full lock wait, ISPN000299 in that pod's log);
-- lock holders: distinct transactions the logs name as holding a lock a request timed out on;
-- per affected session, the outage: from its first failed request to its next good answer
-  (sessions still failing when the load stops are retried for up to 200 s);
-- lost sessions and counter regressions (lost updates);
-- at the end, with no load running, threads per live pod still parked in a session write
-  (CacheEntryMutator.run, from a SIGQUIT thread dump): requests that never finished.
+- floor: the load alone for ``--minutes`` on the 3 settled pods (no pod replaced);
+- rollouts: the same load while the Deployment controller replaces the pods one at a time
+  (repeated `kubectl rollout restart deployment/wildfly` + `kubectl rollout status`: maxSurge 1,
+  maxUnavailable 0, preStop, grace period; each rollout replaces all 3 pods one by one, every
+  join and leave rebalances the web-session cache) until ``--minutes`` have passed and the
+  rollout under way is done; replacements are counted from the pods that went.
 
-``--configs`` names the configurations to compare; they run side by side in alternating rounds
-(round 1: every configuration once per routing, then round 2, ...), so each sees the same machine
-load. A configuration is the rendered pod template with a few jboss-cli lines added before
-`run-batch` (or, for the shutdown path, another preStop hook):
+Routing: ``round-robin`` sends every request to a NodePort of the WildFly Service
+(tests/cluster/kube.node_port): kube-proxy picks a ready pod per connection, and every request is
+a new connection (SessionClient sends ``Connection: close``), so any request may land on any pod.
+``affinity`` sends them through the tests' router (tests/cluster/router.py: nginx in the router's
+namespace, cookie affinity, backends re-synced from the EndpointSlices every second by this bench,
+as its controller would), reached by NodePort: a session moves only when its pod leaves.
 
-- ``rendered``: what the component renders today (no file store for web sessions since
+Measured per phase: requests, failed requests, and which of them are session-lock timeouts (HTTP
+500 after the full 15 s lock wait while a pod logged ISPN000299 within the request's window: the
+500 answers name no pod, so the match is by time; every pod's log is kept by
+tests/cluster/pod_logs.kept_logs, pods that are gone included); lock holders (distinct
+transactions the logs name as holding a lock a request timed out on); per affected session the
+outage (first failed request to next good answer; sessions still failing when the load stops are
+retried for up to 200 s); lost sessions and counter regressions; and at the end, with no load,
+threads per live pod parked in a session write (CacheEntryMutator.run) in a thread dump (the
+image ships a JRE without jcmd/jstack: SIGQUIT to the JVM through `kubectl exec`, read back from
+the container log).
+
+``--configs`` (run in this order, each round): a configuration is applied on the live cluster by
+a ConfigMap whose configure.cli is the rendered one plus jboss-cli lines before `run-batch`, and
+the Deployment's ``scripts`` volume patched to it (this rolls the pods; not a product setting):
+
+- ``rendered``: what the component renders (no file store for web sessions since
   sessionstack-components 1.1.0: sessions in memory only, on their owners);
-- ``file-store``: the web-session cache with WildFly 39's default passivating file store, which
-  the component rendered before 1.1.0;
-- ``stop-timeout``: the transaction ``stop-timeout`` raised from 10 s to 30 s so a leaving pod
-  finishes the remote transactions still in flight (ISPN000100 at every stop);
-- ``cli-shutdown``: the pod stopped by one management ``:shutdown`` with the suspend timeout
-  from its preStop hook instead of the SIGTERM suspend;
+- ``file-store``: the web-session cache with WildFly 39's default passivating file store put back;
+- ``stop-timeout``: the transaction ``stop-timeout`` raised from 10 s to 30 s;
 - ``non-transactional``: the cache with transaction mode NONE (loses updates; for comparison).
 
-Usage (root, after tests/realservers/setup.sh):
-    .venv/bin/python bench/session_hangs.py [--minutes 10] [--rounds 3] [--routing both]
-        [--configs rendered,file-store,stop-timeout,cli-shutdown] [--json]
+Run as root, with no node running (it starts and stops its own), under the cluster lock:
+
+    sudo .venv/bin/python bench/session_hangs.py \\
+        [--minutes 3] [--rounds 1] [--routing round-robin|affinity|both] \\
+        [--configs rendered,file-store] [--sessions 60] [--workers 12] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
+import contextlib
 import json
 import re
 import shlex
+import subprocess
 import sys
+import tempfile
+import threading
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "realservers"), str(ROOT / "tests" / "cluster"), str(ROOT / "bench")]
+TOOLS = ROOT / "tools" / "cluster"
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "engine"), str(ROOT / "tests" / "cluster"), str(TOOLS), str(ROOT / "bench")]
 
-from harness import ClusterHarness, PodTemplate  # noqa: E402
-from session_traffic import Endpoints, SessionLoad, session_lock_timeouts  # noqa: E402
+from deployments import NAMESPACE, deploy, router_namespace  # noqa: E402
+from engine_support import build_engine  # noqa: E402
+from kube import STATE, Cluster, is_ready, node_port, wait_until  # noqa: E402
+from onenode.config import Node  # noqa: E402
+from pod_logs import kept_logs  # noqa: E402
+from router import Router, ready_endpoints  # noqa: E402
+from session_traffic import SessionLoad, session_lock_timeouts  # noqa: E402
+from sessionstack.routing_rules import RoutingRules  # noqa: E402
 
-BOOT_TIMEOUT = 300
+REPLICAS = 3
+SETTINGS = {"wildfly.replicas": str(REPLICAS), "wildfly.maxReplicas": str(REPLICAS)}
+WILDFLY = "app.kubernetes.io/name=wildfly"
+DEPLOYMENT = "wildfly"
+ROLLOUT_TIMEOUT_S = 900
+CPU_REQUEST = "250m"
+"""The WildFly pods' CPU request on this 2-core node: with the rendered 500m, 3 pods plus the
+rollout's surge pod do not fit (1 Insufficient cpu: the 4th pod stays Pending and the rollout never
+moves). Patched on the live Deployment before the first measurement, in the same patch as the
+first configuration (not a product setting); that one roll runs with maxUnavailable 1."""
+BENCH_LABEL = {"app.kubernetes.io/part-of": "sessionstack-bench"}
 _HOLDER = re.compile(r"Lock is held by GlobalTransaction\{id=(\d+), addr=([^,]+)")
-
 
 DIST = "/subsystem=infinispan/cache-container=web/distributed-cache=dist"
 FILE_STORE = f"{DIST}/store=file:add(passivation=true, purge=true)"
 STOP_TIMEOUT = f"{DIST}/component=transaction:write-attribute(name=stop-timeout, value=30000)"
 NON_TRANSACTIONAL = f"{DIST}/component=transaction:write-attribute(name=mode, value=NONE)"
-CLI_SHUTDOWN = ["/bin/sh", "-c", 'sleep 5; exec "$JBOSS_HOME/bin/jboss-cli.sh" --connect --controller="$POD_IP:9990" '
-                '--command=":shutdown(suspend-timeout=20)"']
-CONFIGS: dict[str, tuple[list[str], list[str] | None]] = {
-    # name: (jboss-cli lines added to the batch, preStop command or None for the rendered one)
-    "rendered": ([], None),  # no file store since sessionstack-components 1.1.0
-    "file-store": ([FILE_STORE], None),  # WildFly 39's default, what sessionstack rendered before
-    "stop-timeout": ([STOP_TIMEOUT], None),
-    "cli-shutdown": ([], CLI_SHUTDOWN),
-    "non-transactional": ([NON_TRANSACTIONAL], None),
+CONFIGS: dict[str, list[str]] = {
+    # name: jboss-cli lines added to the rendered batch
+    "rendered": [],  # no file store since sessionstack-components 1.1.0
+    "file-store": [FILE_STORE],  # WildFly 39's default, what sessionstack rendered before
+    "stop-timeout": [STOP_TIMEOUT],
+    "non-transactional": [NON_TRANSACTIONAL],
 }
 
 
-def configured(template: PodTemplate, name: str) -> PodTemplate:
-    """A copy of the rendered template with configuration ``name`` applied."""
-    lines, pre_stop = CONFIGS[name]
-    template = copy.deepcopy(template)
-    if pre_stop is not None:
-        template.pre_stop = list(pre_stop)
-    if not lines:
-        return template
-    for data in template.configmaps.values():
-        if "configure.cli" in data and "\nrun-batch" in data["configure.cli"]:
-            data["configure.cli"] = data["configure.cli"].replace("\nrun-batch", "\n" + "\n".join(lines) + "\nrun-batch", 1)
-            return template
-    raise SystemExit("no configure.cli with a batch in the rendered ConfigMaps")
+def live_pods(cluster: Cluster) -> list[dict]:
+    return [p for p in cluster.pods(NAMESPACE, WILDFLY) if not p["metadata"].get("deletionTimestamp")]
 
 
-def run(template: PodTemplate, minutes: float, sessions: int, workers: int, affinity: bool) -> dict:
-    with ClusterHarness(template) as cluster:
-        pods = cluster.start_pods(3)
-        cluster.wait_view(pods, timeout=BOOT_TIMEOUT)
-        cluster.wait_ready(pods, timeout=BOOT_TIMEOUT)
-        endpoints = Endpoints(pods, period=1.0, failure_threshold=template.readiness_failure_threshold)
-        load = SessionLoad(endpoints, sessions=sessions, workers=workers, timeout=30, think_time=0.0,
-                           affinity=affinity)
+def wait_settled(cluster: Cluster) -> list[str]:
+    """REPLICAS ready WildFly pods and no other (none terminating, none pending); their names."""
+    def settled() -> list[str] | None:
+        pods = cluster.pods(NAMESPACE, WILDFLY)
+        ok = len(pods) == REPLICAS and all(is_ready(p) and not p["metadata"].get("deletionTimestamp") for p in pods)
+        return sorted(p["metadata"]["name"] for p in pods) if ok else None
+    return wait_until(f"{REPLICAS} ready WildFly pods and no other", settled, ROLLOUT_TIMEOUT_S, interval=2)
+
+
+def rollout_status(cluster: Cluster) -> None:
+    cluster.kubectl("rollout", "status", f"deployment/{DEPLOYMENT}", "-n", NAMESPACE, f"--timeout={ROLLOUT_TIMEOUT_S}s",
+                    timeout=ROLLOUT_TIMEOUT_S + 60)
+
+
+def scripts_volume(cluster: Cluster) -> tuple[int, str]:
+    """(index, ConfigMap name) of the Deployment's ``scripts`` volume."""
+    volumes = cluster.get("deployment", "-n", NAMESPACE, DEPLOYMENT)["spec"]["template"]["spec"]["volumes"]
+    (found,) = [(i, v["configMap"]["name"]) for i, v in enumerate(volumes) if v["name"] == "scripts"]
+    return found
+
+
+def cpu_request_op(cluster: Cluster) -> list[dict]:
+    """The JSON patch that sets the WildFly container's CPU request to CPU_REQUEST (none if it is)."""
+    containers = cluster.get("deployment", "-n", NAMESPACE, DEPLOYMENT)["spec"]["template"]["spec"]["containers"]
+    (index,) = [i for i, c in enumerate(containers) if c["name"] == "wildfly"]
+    if containers[index]["resources"]["requests"].get("cpu") == CPU_REQUEST:
+        return []
+    return [{"op": "replace", "path": f"/spec/template/spec/containers/{index}/resources/requests/cpu", "value": CPU_REQUEST}]
+
+
+def apply_config(cluster: Cluster, rendered_configmap: str, name: str) -> None:
+    """Point the ``scripts`` volume at the rendered ConfigMap (``rendered``) or at a copy whose
+    configure.cli has the configuration's lines before ``run-batch`` (with the first one, lower
+    the CPU request: one roll for both); wait for the pods it rolls."""
+    lines, target = CONFIGS[name], rendered_configmap
+    if lines:
+        target = f"{DEPLOYMENT}-scripts-{name}"
+        data = cluster.get("configmap", "-n", NAMESPACE, rendered_configmap)["data"]
+        cli = data["configure.cli"]
+        if "\nrun-batch" not in cli:
+            raise SystemExit("the rendered configure.cli has no batch")
+        data = {**data, "configure.cli": cli.replace("\nrun-batch", "\n" + "\n".join(lines) + "\nrun-batch", 1)}
+        cluster.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": target, "namespace": NAMESPACE, "labels": BENCH_LABEL},
+                       "data": data})
+    index, current = scripts_volume(cluster)
+    cpu = cpu_request_op(cluster)
+    patch = cpu + ([{"op": "replace", "path": f"/spec/template/spec/volumes/{index}/configMap/name", "value": target}]
+                   if current != target else [])
+    if patch:
+        setup_roll(cluster, patch, one_down=bool(cpu))
+    wait_settled(cluster)
+
+
+def setup_roll(cluster: Cluster, patch: list[dict], one_down: bool) -> None:
+    """Apply ``patch`` and wait for the roll (no load yet). ``one_down``: the old pods still request
+    the rendered CPU, so no surge pod fits beside them: this one roll replaces a pod before starting
+    its successor (maxUnavailable 1), then the rendered strategy is put back for the measured
+    rollouts."""
+    strategy = cluster.get("deployment", "-n", NAMESPACE, DEPLOYMENT)["spec"]["strategy"]
+    if one_down:
+        patch = patch + [{"op": "replace", "path": "/spec/strategy/rollingUpdate/maxUnavailable", "value": 1}]
+    cluster.kubectl("patch", "deployment", DEPLOYMENT, "-n", NAMESPACE, "--type=json", "-p", json.dumps(patch))
+    try:
+        rollout_status(cluster)
+    finally:
+        if one_down:
+            back = [{"op": "replace", "path": "/spec/strategy", "value": strategy}]
+            cluster.kubectl("patch", "deployment", DEPLOYMENT, "-n", NAMESPACE, "--type=json", "-p", json.dumps(back))
+
+
+def rollouts(cluster: Cluster, minutes: float) -> dict:
+    """`kubectl rollout restart` + `rollout status` until ``minutes`` have passed (the rollout under
+    way finishes); the rollouts and the pods they replaced."""
+    t0, count, replaced = time.monotonic(), 0, 0
+    while time.monotonic() - t0 < minutes * 60:
+        before = {p["metadata"]["name"] for p in live_pods(cluster)}
+        cluster.kubectl("rollout", "restart", f"deployment/{DEPLOYMENT}", "-n", NAMESPACE)
+        rollout_status(cluster)
+        count += 1
+        replaced += len(before - {p["metadata"]["name"] for p in live_pods(cluster)})
+    return {"rollouts": count, "replacements": replaced, "seconds": round(time.monotonic() - t0, 1)}
+
+
+def stuck_session_writes(cluster: Cluster, pod: str, timeout: float = 30) -> list[str]:
+    """Names of the threads parked in a session write (CacheEntryMutator.run) in a thread dump of
+    the pod's JVM (SIGQUIT; the JVM prints it to the container log). Meaningful with no request in
+    flight: then such a thread is a request that never finished."""
+    since = (datetime.now(timezone.utc) - timedelta(seconds=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    cluster.exec(NAMESPACE, pod, "/bin/bash", "-c", "kill -QUIT $(pgrep -o -x java)")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = cluster.kubectl("logs", "-n", NAMESPACE, pod, f"--since-time={since}").stdout
+        start = text.rfind("Full thread dump")
+        if start >= 0 and "JNI global refs" in text[start:]:
+            blocks = text[start:].split('\n"')[1:]
+            return [b.split('"', 1)[0] for b in blocks if "CacheEntryMutator.run" in b]
+        time.sleep(1)
+    raise TimeoutError(f"{pod}: no complete thread dump in its log after {timeout}s")
+
+
+def dumped(cluster: Cluster, pod: str) -> int | str:
+    """The count of stuck session writes in ``pod``, or why there is none (a run is not lost to it)."""
+    try:
+        return len(stuck_session_writes(cluster, pod))
+    except Exception as exc:  # noqa: BLE001 - reported in the result instead
+        return f"no dump: {exc}"[:200]
+
+
+def stuck_total(hung: dict) -> int:
+    return sum(v for v in hung.values() if isinstance(v, int))
+
+
+@contextlib.contextmanager
+def routed(cluster: Cluster, routing: str) -> Iterator[str]:
+    """The URL the load goes to: the WildFly Service's NodePort, or the tests' router's."""
+    if routing == "round-robin":
+        with node_port(cluster, NAMESPACE, "wildfly") as url:
+            yield url
+        return
+    (route,) = cluster.items("httproutes.gateway.networking.k8s.io", "-n", NAMESPACE)
+    (persistence,) = [r["sessionPersistence"] for r in route["spec"]["rules"] if "sessionPersistence" in r]
+    router = Router(cluster, router_namespace(cluster), RoutingRules.for_cookie(persistence["sessionName"]))
+    router.start()
+    stop = threading.Event()
+
+    def follow() -> None:  # what the router's controller does: follow the EndpointSlices
+        while not stop.wait(1.0):
+            try:
+                if ready_endpoints(cluster, "wildfly") != router.backends[1]:
+                    router.sync()
+            except Exception:  # noqa: BLE001 - no ready endpoint for a moment, an API hiccup: next second
+                pass
+
+    follower = threading.Thread(target=follow, daemon=True)
+    follower.start()
+    try:
+        with node_port(cluster, router.namespace, "router") as url:
+            yield url
+    finally:
+        stop.set()
+        follower.join(timeout=30)
+        router.stop()
+
+
+def measured(load: SessionLoad, logs: dict[str, str], still_failing: list[str]) -> dict:
+    st = load.stats
+    lock_failures = session_lock_timeouts(st.failures, logs)
+    return {
+        "requests": st.requests, "ok": st.ok, "failed": st.failed, "lock_timeout_failures": len(lock_failures),
+        "other_failures": [f"{f.pod or '?'}: {f.error}" for f in st.failures if f not in lock_failures][:20],
+        "other_failed": st.failed - len(lock_failures),
+        "sessions_hit": len(st.outages_s) + len(still_failing),
+        "outages_s": sorted(round(v, 1) for v in st.outages_s.values()),
+        "still_failing": still_failing, "lost_sessions": len(st.lost_sessions), "regressions": st.regressions,
+        "events": [what for _, _, what in st.events if not what.startswith("failed")][:20],
+    }
+
+
+def phase(url: str, minutes: float, sessions: int, workers: int, action=None) -> tuple[SessionLoad, dict, list[str]]:
+    """A fresh load on ``url``: warmed up, then ``minutes`` alone, or for as long as ``action``
+    runs; then stopped, the failing sessions retried. (load, action's result, still failing)."""
+    load = SessionLoad(url, sessions=sessions, workers=workers, timeout=30, think_time=0.0)
+    load.warm_up()
+    t0 = time.monotonic()
+    if action is None:
+        load.start(duration=minutes * 60)
+        load.wait()
+        result: dict = {}
+    else:
+        load.start(duration=minutes * 60 + 2 * ROLLOUT_TIMEOUT_S)
         try:
-            load.warm_up()
-            load.start(duration=minutes * 60 + 600)
-            t0, rounds = time.monotonic(), 0
-            while time.monotonic() - t0 < minutes * 60:
-                cluster.replace_pod(cluster.live_pods[0], endpoints, boot_timeout=BOOT_TIMEOUT)
-                rounds += 1
-            load.stop()
-            still_failing = load.settle(timeout=200)
-            hung = {p.name: len(p.stuck_session_writes()) for p in cluster.live_pods}
+            result = action()
         finally:
             load.stop()
-            endpoints.close()
-        st = load.stats
-        lock_failures = session_lock_timeouts(st.failures, cluster.pods)
-        logs = [p.log_text() for p in cluster.pods]
-    holders = {m.groups() for text in logs for m in _HOLDER.finditer(text)}
+    result["load_seconds"] = round(time.monotonic() - t0, 1)
+    return load, result, load.settle(timeout=200)
+
+
+def run(cluster: Cluster, rendered_configmap: str, name: str, routing: str, args, logs_dir: Path) -> dict:
+    """One configuration with one routing: the floor, then the rollouts, then the thread dumps."""
+    apply_config(cluster, rendered_configmap, name)
+    with kept_logs(cluster, NAMESPACE, WILDFLY, logs_dir) as kept, routed(cluster, routing) as url:
+        floor_load, floor_info, floor_failing = phase(url, args.minutes, args.sessions, args.workers)
+        load, info, failing = phase(url, args.minutes, args.sessions, args.workers, lambda: rollouts(cluster, args.minutes))
+        pods = wait_settled(cluster)
+        hung = {pod: dumped(cluster, pod) for pod in pods}
+        time.sleep(2)  # the followers catch up with the last lines
+        logs = {key: path.read_text(errors="replace") for key, path in kept.files.items()}
+    holders = {m.groups() for text in logs.values() for m in _HOLDER.finditer(text)}
     return {
-        "rounds": rounds, "requests": st.requests, "ok": st.ok, "failed": st.failed,
-        "lock_timeout_failures": len(lock_failures),
-        "other_failures": [f"{f.pod}: {f.error}" for f in st.failures if f not in lock_failures][:20],
-        "lock_holders": len(holders),
-        "outages_s": sorted(round(v, 1) for v in st.outages_s.values()),
-        "still_failing": still_failing, "lost_sessions": len(st.lost_sessions),
-        "hung_session_writes": hung,
-        "regressions": st.regressions,
+        "config": name, "routing": routing,
+        "floor": {"seconds": floor_info["load_seconds"], **measured(floor_load, logs, floor_failing)},
+        "rollouts": {**info, **measured(load, logs, failing)},
+        "lock_holders": len(holders), "hung_session_writes": hung, "pods_logged": len(logs),
     }
+
+
+def deployed_runs(cluster: Cluster, args, names: list[str], routings: list[str], tmp: Path, runs: list[dict]) -> None:
+    deployed = deploy(cluster, build_engine(), tmp, SETTINGS)
+    if deployed.up.returncode != 0:
+        raise SystemExit(f"pulumi up failed:\n{deployed.up}")
+    try:
+        wait_settled(cluster)
+        _, rendered_configmap = scripts_volume(cluster)
+        for round_no in range(1, args.rounds + 1):
+            for routing in routings:
+                for name in names:
+                    result = {"round": round_no, **run(cluster, rendered_configmap, name, routing, args,
+                                                        tmp / f"logs-{round_no}-{routing}-{name}")}
+                    runs.append(result)
+                    if not args.json:
+                        print(line(result), flush=True)
+    finally:
+        cluster.kubectl("delete", "configmap", "-n", NAMESPACE, "-l", "app.kubernetes.io/part-of=sessionstack-bench", check=False)
+        deployed.pulumi("destroy", "--yes")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--minutes", type=float, default=10.0, help="per run (one configuration, one routing)")
+    parser.add_argument("--minutes", type=float, default=3.0, help="floor length, and rollouts until then (per configuration and routing)")
     parser.add_argument("--rounds", type=int, default=1)
-    parser.add_argument("--routing", choices=["round-robin", "affinity", "both"], default="both")
-    parser.add_argument("--configs", default="rendered,file-store",
-                        help=f"comma-separated, from {', '.join(CONFIGS)}")
+    parser.add_argument("--routing", choices=["round-robin", "affinity", "both"], default="round-robin")
+    parser.add_argument("--configs", default="rendered,file-store", help=f"comma-separated, from {', '.join(CONFIGS)}")
     parser.add_argument("--sessions", type=int, default=60)
     parser.add_argument("--workers", type=int, default=12)
     parser.add_argument("--json", action="store_true")
@@ -142,43 +341,51 @@ def main() -> int:
     unknown = [n for n in names if n not in CONFIGS]
     if unknown:
         parser.error(f"unknown configuration(s) {unknown}; known: {', '.join(CONFIGS)}")
-    routings = [False, True] if args.routing == "both" else [args.routing == "affinity"]
-
-    from offline import mockrun
-    rendered = PodTemplate.from_rendered(mockrun.run_stack("local").kubernetes_objects())
-    runs = []
-    for round_no in range(1, args.rounds + 1):
-        for affinity in routings:
-            for name in names:
-                result = {"round": round_no, "config": name, "affinity": affinity,
-                          **run(configured(rendered, name), args.minutes, args.sessions, args.workers, affinity)}
-                runs.append(result)
-                if not args.json:
-                    print(line(result), flush=True)
-    if args.json:
-        print(json.dumps({"command": command, "runs": runs}, indent=2))
-    else:
-        print(f"command: {command}")
-        print(f"{'configuration':<20} {'routing':<12} {'runs':>4} {'requests':>9} {'lock t/o':>8} {'other':>5} {'lost':>4} {'regr':>5} {'stuck':>5}")
-        for name in names:
-            for affinity in routings:
-                rs = [r for r in runs if r["config"] == name and r["affinity"] == affinity]
-                print(f"{name:<20} {'affinity' if affinity else 'round-robin':<12} {len(rs):>4} "
-                      f"{sum(r['requests'] for r in rs):>9} {sum(r['lock_timeout_failures'] for r in rs):>8} "
-                      f"{sum(len(r['other_failures']) for r in rs):>5} {sum(r['lost_sessions'] for r in rs):>4} "
-                      f"{sum(r['regressions'] for r in rs):>5} {sum(sum(r['hung_session_writes'].values()) for r in rs):>5}")
-    bad = [r for r in runs if r["config"] != "non-transactional"
-           and (r["other_failures"] or r["still_failing"] or r["lost_sessions"] or r["regressions"])]
+    routings = ["round-robin", "affinity"] if args.routing == "both" else [args.routing]
+    if (STATE / "created.json").exists():
+        sys.exit(f"a node is running ({STATE}): stop it first (tools/cluster/stop)")
+    runs: list[dict] = []
+    t0 = time.monotonic()
+    kubeconfig = Path(subprocess.run(["bash", str(TOOLS / "start")], capture_output=True, text=True, check=True, timeout=4800).stdout.split()[-1])
+    try:
+        bin_dir = Path(subprocess.run(["bash", str(TOOLS / "build.sh")], capture_output=True, text=True, check=True).stdout.strip())
+        cluster = Cluster(kubeconfig=kubeconfig, bin_dir=bin_dir, node=Node(state=STATE))
+        with tempfile.TemporaryDirectory(prefix="session-hangs-") as tmp:
+            deployed_runs(cluster, args, names, routings, Path(tmp), runs)
+    finally:
+        subprocess.run(["bash", str(TOOLS / "stop")], capture_output=True, timeout=600)
+    report(command, runs, names, routings, args.json, time.monotonic() - t0)
+    bad = [r for r in runs if r["config"] != "non-transactional" and any(
+        r[p]["other_failed"] or r[p]["still_failing"] or r[p]["lost_sessions"] or r[p]["regressions"] for p in ("floor", "rollouts"))]
     return 1 if bad else 0
+
+
+def report(command: str, runs: list[dict], names: list[str], routings: list[str], as_json: bool, wall_s: float) -> None:
+    if as_json:
+        print(json.dumps({"command": command, "wall_s": round(wall_s), "runs": runs}, indent=2))
+        return
+    print(f"command: {command}  (wall {wall_s / 60:.1f} min)")
+    print(f"{'configuration':<18} {'routing':<12} {'phase':<9} {'min':>5} {'repl':>4} {'requests':>9} {'failed':>6} "
+          f"{'lock t/o':>8} {'hit':>4} {'lost':>4} {'regr':>4} {'stuck':>5}")
+    for name in names:
+        for routing in routings:
+            for r in (r for r in runs if r["config"] == name and r["routing"] == routing):
+                for p in ("floor", "rollouts"):
+                    m = r[p]
+                    seconds = m.get("seconds") if p == "floor" else m["load_seconds"]
+                    print(f"{name:<18} {routing:<12} {p:<9} {seconds / 60:>5.1f} {m.get('replacements', 0):>4} {m['requests']:>9} "
+                          f"{m['failed']:>6} {m['lock_timeout_failures']:>8} {m['sessions_hit']:>4} {m['lost_sessions']:>4} "
+                          f"{m['regressions']:>4} {stuck_total(r['hung_session_writes']) if p == 'rollouts' else '':>5}")
 
 
 def line(r: dict) -> str:
     """One run, as it finishes."""
-    return (f"round {r['round']} {r['config']} {'affinity' if r['affinity'] else 'round-robin'}: "
-            f"{r['rounds']} replacements, {r['requests']} requests, {r['failed']} failed "
-            f"(lock timeouts {r['lock_timeout_failures']}, other {len(r['other_failures'])}; outages {r['outages_s']}), "
-            f"lost {r['lost_sessions']}, regressions {r['regressions']}, stuck writes {r['hung_session_writes']}, "
-            f"still failing {r['still_failing']}")
+    f, o = r["floor"], r["rollouts"]
+    return (f"round {r['round']} {r['config']} {r['routing']}: floor {f['requests']} requests, {f['failed']} failed "
+            f"(lock timeouts {f['lock_timeout_failures']}); rollouts {o['rollouts']} ({o['replacements']} replacements, "
+            f"{o['load_seconds']} s), {o['requests']} requests, {o['failed']} failed (lock timeouts {o['lock_timeout_failures']}, "
+            f"other {o['other_failed']}; outages {o['outages_s']}), lost {o['lost_sessions']}, regressions {o['regressions']}, "
+            f"lock holders {r['lock_holders']}, stuck writes {r['hung_session_writes']}, still failing {o['still_failing']}")
 
 
 if __name__ == "__main__":

@@ -1,104 +1,31 @@
-"""Endpoints that honour readiness, and a bounded session load that checks every answer.
+"""A bounded session load that checks every answer, sent to one URL (a NodePort or a router).
 
-:class:`Endpoints` plays the Service: a round-robin over the pods whose readiness probe
-passes, probed like the kubelet does (``period`` seconds, ``failure_threshold`` failures
-before a pod leaves, one success to come back). A deleted pod leaves at once
-(:meth:`Endpoints.remove`), as the endpoints controller drops a terminating pod.
+:class:`SessionLoad` drives ``sessions`` cookie-jar clients (tests/cluster/session_client.py)
+from ``workers`` threads, every request to the one ``target`` URL on a new connection
+(SessionClient sends ``Connection: close``), so whatever stands behind the URL picks a pod per
+request: kube-proxy behind a NodePort any pod, the tests' router the session's pod by its
+affinity cookie (the client keeps every cookie it is given). It checks the demo-app protocol on
+every answer: the session id never changes (else the session was *lost*), the counter rises by
+exactly one (by more only right after a failed request, whose effect the client cannot know;
+never less: that is a *regression*). Everything is bounded by ``duration`` / ``stop()``.
 
-:class:`SessionLoad` drives ``sessions`` cookie-jar clients from ``workers`` threads, each
-request to the next ready endpoint, and checks the demo-app protocol on every answer: the
-session id never changes (else the session was *lost*), the counter rises by exactly one
-(by more only right after a failed request, whose effect the client cannot know; never
-less: that is a *regression*). Everything is bounded by ``duration`` / ``stop()``.
+:func:`session_lock_timeouts` picks, from the failed requests, the session-lock timeouts: HTTP 500
+after the full 15 s lock wait while a pod logged ISPN000299 (the pods' logs as
+tests/cluster/pod_logs.kept_logs keeps them, with kubelet timestamps, pods that are gone included).
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from datetime import datetime
+from urllib.parse import urlsplit
 
 from sessionstack import wildfly_config as wc
 
 from session_client import SessionClient  # tests/cluster, on the path of every bench
-
-
-class Endpoints:
-    def __init__(self, pods: list, *, period: float = 1.0, failure_threshold: int = 1,
-                 probe: Callable[[object], bool] | None = None) -> None:
-        self._lock = threading.Lock()
-        self._pods = list(pods)
-        self._ready: list = []
-        self._failures: dict[str, int] = {}
-        self._rr = 0
-        self.period, self.failure_threshold = period, failure_threshold
-        self._probe = probe or (lambda pod: pod.ready())
-        self._stop = threading.Event()
-        self.refresh()
-        self._thread = threading.Thread(target=self._loop, name="endpoints", daemon=True)
-        self._thread.start()
-
-    def add(self, pod) -> None:
-        """A new pod of the Deployment: it joins the endpoints once its probe passes."""
-        with self._lock:
-            if pod not in self._pods:
-                self._pods.append(pod)
-
-    def remove(self, pod) -> None:
-        """Pod deleted: out of the endpoints now."""
-        with self._lock:
-            if pod in self._pods:
-                self._pods.remove(pod)
-            if pod in self._ready:
-                self._ready.remove(pod)
-
-    def refresh(self) -> None:
-        with self._lock:
-            pods = list(self._pods)
-        results = {pod.name: self._probe(pod) for pod in pods}
-        with self._lock:
-            for pod in pods:
-                if pod not in self._pods:
-                    continue
-                if results[pod.name]:
-                    self._failures[pod.name] = 0
-                    if pod not in self._ready:
-                        self._ready.append(pod)
-                else:
-                    self._failures[pod.name] = self._failures.get(pod.name, 0) + 1
-                    if self._failures[pod.name] >= self.failure_threshold and pod in self._ready:
-                        self._ready.remove(pod)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.period):
-            self.refresh()
-
-    def ready(self) -> list:
-        with self._lock:
-            return list(self._ready)
-
-    def pick(self, prefer=None):
-        """The next ready pod round-robin, or ``prefer`` while it is ready (cookie affinity)."""
-        with self._lock:
-            if prefer is not None and prefer in self._ready:
-                return prefer
-            if not self._ready:
-                return None
-            self._rr = (self._rr + 1) % len(self._ready)
-            return self._ready[self._rr]
-
-    def wait_for(self, pod, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if pod in self.ready():
-                return
-            time.sleep(0.1)
-        raise TimeoutError(f"{pod.name} did not become a ready endpoint in {timeout}s")
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
 
 
 @dataclass(frozen=True)
@@ -109,20 +36,42 @@ class Failure:
     """monotonic time the request was sent"""
     session: str
     pod: str
+    """the pod that answered (X-Sessionstack-Pod), "" when the answer did not say"""
     error: str
     elapsed_s: float
+    wall: float = 0.0
+    """time.time() the request was sent (to line it up with the pods' log timestamps)"""
 
 
 SESSION_LOCK_WAIT_S = 15
 """The web-session cache's lock acquire-timeout (WildFly's default, which sessionstack keeps)."""
 
+_STAMPED_LOCK_HELD = re.compile(r"^(?:\[[^\]]*\] )?(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z) .*ISPN000299", re.MULTILINE)
 
-def session_lock_timeouts(failures: list[Failure], pods: list) -> list[Failure]:
-    """The failures that are HTTP 500 after a full session-lock wait on a pod that logged the
-    lock timeout (ISPN000299): the symptom of a request that never finished its session write."""
-    logs = {pod.name: pod.log_text() for pod in pods}
-    return [f for f in failures if f.error == "HTTP 500" and f.elapsed_s >= SESSION_LOCK_WAIT_S - 0.5
-            and "ISPN000299" in logs.get(f.pod, "")]
+
+def _epoch(stamp: str) -> float:
+    """A kubelet RFC 3339 timestamp (nanoseconds, Z) as seconds since the epoch."""
+    head, _, frac = stamp.rstrip("Z").partition(".")
+    return datetime.fromisoformat(head + "+00:00").timestamp() + float(f"0.{frac or 0}")
+
+
+def lock_timeout_times(logs: dict[str, str]) -> dict[str, list[float]]:
+    """pod log name -> the epoch times of its ISPN000299 lines (``kubectl logs --timestamps``)."""
+    return {name: [_epoch(m.group(1)) for m in _STAMPED_LOCK_HELD.finditer(text)] for name, text in logs.items()}
+
+
+def session_lock_timeouts(failures: list[Failure], logs: dict[str, str], slack_s: float = 2.0) -> list[Failure]:
+    """The failures that are HTTP 500 after a full session-lock wait while a pod logged the lock
+    timeout (ISPN000299) inside the request's window (``slack_s`` either side): the symptom of a
+    request that never finished its session write. ``logs``: pod log name (starting with the pod's
+    name) -> its timestamped log. When the answer named its pod, only that pod's logs count."""
+    times = lock_timeout_times(logs)
+
+    def logged(f: Failure) -> bool:
+        start, end = f.wall - slack_s, f.wall + f.elapsed_s + slack_s
+        return any(start <= t <= end for name, ts in times.items() if not f.pod or name.startswith(f.pod) for t in ts)
+
+    return [f for f in failures if f.error == "HTTP 500" and f.elapsed_s >= SESSION_LOCK_WAIT_S - 0.5 and logged(f)]
 
 
 @dataclass
@@ -131,7 +80,6 @@ class LoadStats:
     ok: int = 0
     failed: int = 0
     """Requests without a 200 answer (refused, reset, timeout, 5xx)."""
-    no_endpoint: int = 0
     lost_sessions: set[str] = field(default_factory=set)
     """Sessions whose id changed or whose counter started over."""
     regressions: int = 0
@@ -166,88 +114,81 @@ class _Tracked:
         self.first_failed_at: float | None = None
         self.last_ok_at: float | None = None
         self.last_pod: str | None = None
-        self.pinned = None
-        """With affinity: the pod this session sticks to while it is a ready endpoint."""
 
 
 class SessionLoad:
-    def __init__(self, endpoints: Endpoints, *, sessions: int = 100, workers: int = 8,
-                 path: str = wc.DEMO_CONTEXT_PATH, port: int = wc.HTTP_PORT,
-                 timeout: float = 10.0, think_time: float = 0.0, affinity: bool = False) -> None:
-        self.endpoints = endpoints
+    def __init__(self, target: str, *, sessions: int = 100, workers: int = 8,
+                 path: str = wc.DEMO_CONTEXT_PATH, timeout: float = 10.0, think_time: float = 0.0) -> None:
+        """``target``: the base URL every request goes to (``http://host:port``)."""
+        parts = urlsplit(target)
+        if not parts.hostname:
+            raise ValueError(f"not a URL: {target!r}")
+        self.host, self.port = parts.hostname, parts.port or 80
         self.sessions = [_Tracked(f"s{i}") for i in range(sessions)]
         self.workers = workers
-        self.path, self.port, self.timeout, self.think_time = path, port, timeout, think_time
-        self.affinity = affinity
-        """Like the router's affinity cookie: a session stays on its pod until that pod
-        leaves the endpoints, then moves to the next one and stays there."""
+        self.path, self.timeout, self.think_time = path, timeout, think_time
         self.stats = LoadStats()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
     def request(self, tracked: _Tracked) -> None:
-        """One request for one session, checked and recorded."""
-        pod = self.endpoints.pick(prefer=tracked.pinned if self.affinity else None)
-        if self.affinity:
-            tracked.pinned = pod
-        now = time.monotonic()
-        if pod is None:
-            with self._lock:
-                self.stats.no_endpoint += 1
-            time.sleep(0.05)
-            return
+        """One request for one session (a new connection), checked and recorded."""
+        now, wall = time.monotonic(), time.time()
         try:
-            response = tracked.client.get(pod.ip, self.port, self.path, timeout=self.timeout)
+            response = tracked.client.get(self.host, self.port, self.path, timeout=self.timeout)
             error = None if response.status == 200 else f"HTTP {response.status}"
         except Exception as exc:  # noqa: BLE001 - every failure is counted, none hidden
             response, error = None, f"{type(exc).__name__}: {exc}"
         done = time.monotonic()
         with self._lock:
-            st = self.stats
-            st.requests += 1
-            if error or response.counter is None or response.session is None:
-                error = error or "answer without the demo headers"
-                st.failed += 1
-                if not tracked.failed_since_ok:
-                    tracked.first_failed_at = now
-                tracked.failed_since_ok = True
-                st.failures.append(Failure(now, tracked.client.name, pod.name, error, done - now))
-                st.events.append((now, tracked.client.name, f"failed on {pod.name}: {error}"))
-                if len(st.errors) < 20:
-                    st.errors.append(f"{pod.name}: {error}")
-                return
-            st.ok += 1
-            st.latencies_ms.append(response.elapsed_ms)
-            st.per_pod[response.pod] = st.per_pod.get(response.pod, 0) + 1
-            if tracked.session is None:
-                tracked.session = response.session
-            elif response.session != tracked.session or response.counter == 1:
-                st.lost_sessions.add(tracked.client.name)
+            self._record(tracked, response, error, now, wall, done)
+
+    def _record(self, tracked: _Tracked, response, error: str | None, now: float, wall: float, done: float) -> None:
+        st = self.stats
+        st.requests += 1
+        if error or response.counter is None or response.session is None:
+            error = error or "answer without the demo headers"
+            pod = (response.pod if response is not None else None) or ""
+            st.failed += 1
+            if not tracked.failed_since_ok:
+                tracked.first_failed_at = now
+            tracked.failed_since_ok = True
+            st.failures.append(Failure(now, tracked.client.name, pod, error, done - now, wall))
+            st.events.append((now, tracked.client.name, f"failed on {pod or '?'}: {error}"))
+            if len(st.errors) < 20:
+                st.errors.append(f"{pod or '?'}: {error}")
+            return
+        st.ok += 1
+        st.latencies_ms.append(response.elapsed_ms)
+        st.per_pod[response.pod] = st.per_pod.get(response.pod, 0) + 1
+        if tracked.session is None:
+            tracked.session = response.session
+        elif response.session != tracked.session or response.counter == 1:
+            st.lost_sessions.add(tracked.client.name)
+            st.events.append((now, tracked.client.name,
+                              f"lost: {tracked.session}#{tracked.counter} -> "
+                              f"{response.session}#{response.counter} on {response.pod}"))
+            tracked.session = response.session
+        elif response.counter <= tracked.counter:
+            st.regressions += 1
+            st.events.append((now, tracked.client.name,
+                              f"regression {tracked.counter} -> {response.counter} on {response.pod} "
+                              f"(last ok on {tracked.last_pod})"))
+        elif response.counter > tracked.counter + 1:
+            if tracked.failed_since_ok:
+                st.skips += 1
+            else:
+                st.unexplained_skips += 1
                 st.events.append((now, tracked.client.name,
-                                  f"lost: {tracked.session}#{tracked.counter} -> "
-                                  f"{response.session}#{response.counter} on {response.pod}"))
-                tracked.session = response.session
-            elif response.counter <= tracked.counter:
-                st.regressions += 1
-                st.events.append((now, tracked.client.name,
-                                  f"regression {tracked.counter} -> {response.counter} on {response.pod} "
-                                  f"(last ok on {tracked.last_pod})"))
-            elif response.counter > tracked.counter + 1:
-                if tracked.failed_since_ok:
-                    st.skips += 1
-                else:
-                    st.unexplained_skips += 1
-                    st.events.append((now, tracked.client.name,
-                                      f"skip {tracked.counter} -> {response.counter} on {response.pod}"))
-            if tracked.failed_since_ok and tracked.first_failed_at is not None:
-                outage = done - tracked.first_failed_at
-                name = tracked.client.name
-                st.outages_s[name] = max(outage, st.outages_s.get(name, 0.0))
-            tracked.counter = response.counter
-            tracked.failed_since_ok = False
-            tracked.last_ok_at = time.monotonic()
-            tracked.last_pod = response.pod
+                                  f"skip {tracked.counter} -> {response.counter} on {response.pod}"))
+        if tracked.failed_since_ok and tracked.first_failed_at is not None:
+            name = tracked.client.name
+            st.outages_s[name] = max(done - tracked.first_failed_at, st.outages_s.get(name, 0.0))
+        tracked.counter = response.counter
+        tracked.failed_since_ok = False
+        tracked.last_ok_at = time.monotonic()
+        tracked.last_pod = response.pod
 
     def _worker(self, mine: list[_Tracked], deadline: float) -> None:
         while not self._stop.is_set() and time.monotonic() < deadline:
@@ -267,6 +208,12 @@ class SessionLoad:
                                       name=f"load-{i}")
             thread.start()
             self._threads.append(thread)
+
+    def wait(self) -> LoadStats:
+        """Until the workers' ``duration`` is over."""
+        for thread in self._threads:
+            thread.join()
+        return self.stats
 
     def stop(self) -> LoadStats:
         self._stop.set()
