@@ -27,9 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.error
@@ -37,13 +35,11 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TOOLS = ROOT / "tools" / "cluster"
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "engine"), str(ROOT / "tests" / "cluster"), str(TOOLS)]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "cluster")]
 from floors import pct  # noqa: E402  (bench/, the script's own directory)
-from deployments import NAMESPACE, deploy  # noqa: E402
-from engine_support import build_engine  # noqa: E402
-from kube import STATE, Cluster, node_port  # noqa: E402
-from onenode.config import Node  # noqa: E402
+from own_cluster import deployed_stack, own_node  # noqa: E402
+from deployments import NAMESPACE, Deployed  # noqa: E402
+from kube import Cluster, node_port  # noqa: E402
 import redis_cluster_set  # noqa: E402
 from redis_set import SETTINGS, container_id, named_by_sentinels, settled  # noqa: E402
 from session_load import failure_window, load_while  # noqa: E402
@@ -114,70 +110,64 @@ def rolling_restart(cluster: Cluster, settle) -> object:
     return settle(cluster)
 
 
+def standalone_then_sentinel(cluster: Cluster, deployed: Deployed, url: str, args) -> dict[str, object]:
+    """Standalone latency and floor, the move to sentinel under load, then sentinel's figures."""
+    out: dict[str, object] = {}
+    out["standalone_ms"] = session_load(url, args.sessions, args.seconds)
+    out["floor_standalone_ms"] = floor_ms(url, args.sessions, args.seconds)
+    assert deployed.pulumi("config", "set", "sessionstack:redis.mode", "sentinel").returncode == 0
+    out["standalone_to_sentinel_up"] = under_load(url, args.sessions, lambda: deployed.pulumi("up", "--yes"))
+    settled(cluster)
+    out["sentinel_ms"] = session_load(url, args.sessions, args.seconds)
+    out["floor_sentinel_ms"] = floor_ms(url, args.sessions, args.seconds)
+
+    def kill_primary() -> str:
+        old = settled(cluster)
+        victim = cluster.get("pod", "-n", NAMESPACE, old)
+        for name in ("redis", "sentinel"):
+            cluster.in_node("ctr", "-n", "k8s.io", "tasks", "kill", "--signal", "SIGKILL", container_id(victim, name))
+        deadline = time.monotonic() + 120
+        while not {n.split(".")[0] for n in named_by_sentinels(cluster)} - {old, ""}:
+            assert time.monotonic() < deadline, "no failover"
+            time.sleep(0.5)
+        return settled(cluster)
+
+    out["sentinel_sigkill_primary"] = under_load(url, args.sessions, kill_primary)
+    out["sentinel_rolling_restart"] = under_load(url, args.sessions, lambda: rolling_restart(cluster, settled))
+    return out
+
+
+def redis_cluster(cluster: Cluster, url: str, args) -> dict[str, object]:
+    """Cluster mode's latency and floor, then the gaps of a primary's SIGKILL and of a rollout."""
+    out: dict[str, object] = {}
+    out["cluster_ms"] = session_load(url, args.sessions, args.seconds)
+    out["floor_cluster_ms"] = floor_ms(url, args.sessions, args.seconds)
+
+    def kill_cluster_primary() -> dict[str, str]:
+        primary = sorted(redis_cluster_set.settled(cluster))[0]
+        pod = cluster.get("pod", "-n", NAMESPACE, primary)
+        cluster.in_node("ctr", "-n", "k8s.io", "tasks", "kill", "--signal", "SIGKILL", container_id(pod, "redis"))
+        time.sleep(2)
+        return redis_cluster_set.settled(cluster)
+
+    out["cluster_sigkill_primary"] = under_load(url, args.sessions, kill_cluster_primary)
+    out["cluster_rolling_restart"] = under_load(url, args.sessions, lambda: rolling_restart(cluster, redis_cluster_set.settled))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    if (STATE / "created.json").exists():
-        sys.exit(f"a node is running ({STATE}): stop it first (tools/cluster/stop)")
     out: dict[str, object] = {"command": " ".join(["bench/redis_modes.py", *sys.argv[1:]]), "sessions": args.sessions, "seconds": args.seconds}
-    kubeconfig = Path(subprocess.run(["bash", str(TOOLS / "start")], capture_output=True, text=True, check=True, timeout=4800).stdout.split()[-1])
-    try:
-        bin_dir = Path(subprocess.run(["bash", str(TOOLS / "build.sh")], capture_output=True, text=True, check=True).stdout.strip())
-        cluster = Cluster(kubeconfig=kubeconfig, bin_dir=bin_dir, node=Node(state=STATE))
-        with tempfile.TemporaryDirectory(prefix="redis-modes-") as tmp:
-            deployed = deploy(cluster, build_engine(), Path(tmp), {**SETTINGS, "redis.mode": "standalone"})
-            assert deployed.up.returncode == 0, str(deployed.up)
-            try:
-                with node_port(cluster, NAMESPACE, "wildfly") as url:
-                    out["standalone_ms"] = session_load(url, args.sessions, args.seconds)
-                    out["floor_standalone_ms"] = floor_ms(url, args.sessions, args.seconds)
-                    assert deployed.pulumi("config", "set", "sessionstack:redis.mode", "sentinel").returncode == 0
-                    out["standalone_to_sentinel_up"] = under_load(url, args.sessions, lambda: deployed.pulumi("up", "--yes"))
-                    settled(cluster)
-                    out["sentinel_ms"] = session_load(url, args.sessions, args.seconds)
-                    out["floor_sentinel_ms"] = floor_ms(url, args.sessions, args.seconds)
-
-                    def kill_primary() -> str:
-                        old = settled(cluster)
-                        victim = cluster.get("pod", "-n", NAMESPACE, old)
-                        for name in ("redis", "sentinel"):
-                            cluster.in_node("ctr", "-n", "k8s.io", "tasks", "kill", "--signal", "SIGKILL", container_id(victim, name))
-                        deadline = time.monotonic() + 120
-                        while not {n.split(".")[0] for n in named_by_sentinels(cluster)} - {old, ""}:
-                            assert time.monotonic() < deadline, "no failover"
-                            time.sleep(0.5)
-                        return settled(cluster)
-
-                    out["sentinel_sigkill_primary"] = under_load(url, args.sessions, kill_primary)
-
-                    out["sentinel_rolling_restart"] = under_load(url, args.sessions, lambda: rolling_restart(cluster, settled))
-            finally:
-                deployed.pulumi("destroy", "--yes")
-        with tempfile.TemporaryDirectory(prefix="redis-modes-") as tmp:
-            deployed = deploy(cluster, build_engine(), Path(tmp), {**SETTINGS, "redis.mode": "cluster"})
-            assert deployed.up.returncode == 0, str(deployed.up)
-            try:
-                with node_port(cluster, NAMESPACE, "wildfly") as url:
-                    out["cluster_ms"] = session_load(url, args.sessions, args.seconds)
-                    out["floor_cluster_ms"] = floor_ms(url, args.sessions, args.seconds)
-
-                    def kill_cluster_primary() -> dict[str, str]:
-                        primary = sorted(redis_cluster_set.settled(cluster))[0]
-                        pod = cluster.get("pod", "-n", NAMESPACE, primary)
-                        cluster.in_node("ctr", "-n", "k8s.io", "tasks", "kill", "--signal", "SIGKILL", container_id(pod, "redis"))
-                        time.sleep(2)
-                        return redis_cluster_set.settled(cluster)
-
-                    out["cluster_sigkill_primary"] = under_load(url, args.sessions, kill_cluster_primary)
-
-                    out["cluster_rolling_restart"] = under_load(url, args.sessions, lambda: rolling_restart(cluster, redis_cluster_set.settled))
-            finally:
-                deployed.pulumi("destroy", "--yes")
-    finally:
-        subprocess.run(["bash", str(TOOLS / "stop")], capture_output=True, timeout=600)
+    with own_node() as cluster:
+        with deployed_stack(cluster, {**SETTINGS, "redis.mode": "standalone"}) as (deployed, _), \
+                node_port(cluster, NAMESPACE, "wildfly") as url:
+            out.update(standalone_then_sentinel(cluster, deployed, url, args))
+        with deployed_stack(cluster, {**SETTINGS, "redis.mode": "cluster"}) as _, node_port(cluster, NAMESPACE, "wildfly") as url:
+            out.update(redis_cluster(cluster, url, args))
     for mode in ("standalone", "sentinel", "cluster"):
         out[f"ratio_p50_{mode}"] = out[f"{mode}_ms"]["p50"] / out[f"floor_{mode}_ms"]["p50"]  # type: ignore[index]
     if args.json:

@@ -42,7 +42,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "cluster")]
 from floors import pct  # noqa: E402  (bench/, the script's own directory)
-from wildfly_sessions import deployed_stack, log, own_node  # noqa: E402
+from own_cluster import deployed_stack, own_node  # noqa: E402
+from wildfly_sessions import log  # noqa: E402
 from redis_modes import floor_ms  # noqa: E402
 from verify.check import run_check  # noqa: E402
 

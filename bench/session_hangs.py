@@ -57,7 +57,6 @@ import contextlib
 import json
 import re
 import shlex
-import subprocess
 import sys
 import tempfile
 import threading
@@ -67,13 +66,11 @@ from pathlib import Path
 from typing import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
-TOOLS = ROOT / "tools" / "cluster"
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "engine"), str(ROOT / "tests" / "cluster"), str(TOOLS), str(ROOT / "bench")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "cluster"), str(ROOT / "bench")]
 
-from deployments import NAMESPACE, deploy, router_namespace  # noqa: E402
-from engine_support import build_engine  # noqa: E402
-from kube import STATE, Cluster, is_ready, node_port, wait_until  # noqa: E402
-from onenode.config import Node  # noqa: E402
+from own_cluster import deployed_stack, own_node  # noqa: E402
+from deployments import NAMESPACE, router_namespace  # noqa: E402
+from kube import Cluster, node_port  # noqa: E402
 from pod_logs import kept_logs  # noqa: E402
 from router import Router, ready_endpoints  # noqa: E402
 from session_traffic import SessionLoad, session_lock_timeouts  # noqa: E402
@@ -105,17 +102,9 @@ CONFIGS: dict[str, list[str]] = {
 }
 
 
-def live_pods(cluster: Cluster) -> list[dict]:
-    return [p for p in cluster.pods(NAMESPACE, WILDFLY) if not p["metadata"].get("deletionTimestamp")]
-
-
 def wait_settled(cluster: Cluster) -> list[str]:
     """REPLICAS ready WildFly pods and no other (none terminating, none pending); their names."""
-    def settled() -> list[str] | None:
-        pods = cluster.pods(NAMESPACE, WILDFLY)
-        ok = len(pods) == REPLICAS and all(is_ready(p) and not p["metadata"].get("deletionTimestamp") for p in pods)
-        return sorted(p["metadata"]["name"] for p in pods) if ok else None
-    return wait_until(f"{REPLICAS} ready WildFly pods and no other", settled, ROLLOUT_TIMEOUT_S, interval=2)
+    return sorted(p["metadata"]["name"] for p in cluster.settled_pods(NAMESPACE, WILDFLY, REPLICAS, ROLLOUT_TIMEOUT_S))
 
 
 def rollout_status(cluster: Cluster) -> None:
@@ -184,11 +173,11 @@ def rollouts(cluster: Cluster, minutes: float) -> dict:
     way finishes); the rollouts and the pods they replaced."""
     t0, count, replaced = time.monotonic(), 0, 0
     while time.monotonic() - t0 < minutes * 60:
-        before = {p["metadata"]["name"] for p in live_pods(cluster)}
+        before = {p["metadata"]["name"] for p in cluster.live_pods(NAMESPACE, WILDFLY)}
         cluster.kubectl("rollout", "restart", f"deployment/{DEPLOYMENT}", "-n", NAMESPACE)
         rollout_status(cluster)
         count += 1
-        replaced += len(before - {p["metadata"]["name"] for p in live_pods(cluster)})
+        replaced += len(before - {p["metadata"]["name"] for p in cluster.live_pods(NAMESPACE, WILDFLY)})
     return {"rollouts": count, "replacements": replaced, "seconds": round(time.monotonic() - t0, 1)}
 
 
@@ -307,23 +296,20 @@ def run(cluster: Cluster, rendered_configmap: str, name: str, routing: str, args
 
 
 def deployed_runs(cluster: Cluster, args, names: list[str], routings: list[str], tmp: Path, runs: list[dict]) -> None:
-    deployed = deploy(cluster, build_engine(), tmp, SETTINGS)
-    if deployed.up.returncode != 0:
-        raise SystemExit(f"pulumi up failed:\n{deployed.up}")
-    try:
-        wait_settled(cluster)
-        _, rendered_configmap = scripts_volume(cluster)
-        for round_no in range(1, args.rounds + 1):
-            for routing in routings:
-                for name in names:
-                    result = {"round": round_no, **run(cluster, rendered_configmap, name, routing, args,
-                                                        tmp / f"logs-{round_no}-{routing}-{name}")}
-                    runs.append(result)
-                    if not args.json:
-                        print(line(result), flush=True)
-    finally:
-        cluster.kubectl("delete", "configmap", "-n", NAMESPACE, "-l", "app.kubernetes.io/part-of=sessionstack-bench", check=False)
-        deployed.pulumi("destroy", "--yes")
+    with deployed_stack(cluster, SETTINGS):
+        try:
+            wait_settled(cluster)
+            _, rendered_configmap = scripts_volume(cluster)
+            for round_no in range(1, args.rounds + 1):
+                for routing in routings:
+                    for name in names:
+                        result = {"round": round_no, **run(cluster, rendered_configmap, name, routing, args,
+                                                            tmp / f"logs-{round_no}-{routing}-{name}")}
+                        runs.append(result)
+                        if not args.json:
+                            print(line(result), flush=True)
+        finally:
+            cluster.kubectl("delete", "configmap", "-n", NAMESPACE, "-l", "app.kubernetes.io/part-of=sessionstack-bench", check=False)
 
 
 def main() -> int:
@@ -342,18 +328,10 @@ def main() -> int:
     if unknown:
         parser.error(f"unknown configuration(s) {unknown}; known: {', '.join(CONFIGS)}")
     routings = ["round-robin", "affinity"] if args.routing == "both" else [args.routing]
-    if (STATE / "created.json").exists():
-        sys.exit(f"a node is running ({STATE}): stop it first (tools/cluster/stop)")
     runs: list[dict] = []
     t0 = time.monotonic()
-    kubeconfig = Path(subprocess.run(["bash", str(TOOLS / "start")], capture_output=True, text=True, check=True, timeout=4800).stdout.split()[-1])
-    try:
-        bin_dir = Path(subprocess.run(["bash", str(TOOLS / "build.sh")], capture_output=True, text=True, check=True).stdout.strip())
-        cluster = Cluster(kubeconfig=kubeconfig, bin_dir=bin_dir, node=Node(state=STATE))
-        with tempfile.TemporaryDirectory(prefix="session-hangs-") as tmp:
-            deployed_runs(cluster, args, names, routings, Path(tmp), runs)
-    finally:
-        subprocess.run(["bash", str(TOOLS / "stop")], capture_output=True, timeout=600)
+    with own_node() as cluster, tempfile.TemporaryDirectory(prefix="session-hangs-") as tmp:
+        deployed_runs(cluster, args, names, routings, Path(tmp), runs)
     report(command, runs, names, routings, args.json, time.monotonic() - t0)
     bad = [r for r in runs if r["config"] != "non-transactional" and any(
         r[p]["other_failed"] or r[p]["still_failing"] or r[p]["lost_sessions"] or r[p]["regressions"] for p in ("floor", "rollouts"))]

@@ -42,23 +42,20 @@ Run as root, with no node running (it starts and stops its own):
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import shlex
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.parse
 from datetime import datetime
 from pathlib import Path
-from typing import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS = ROOT / "tools" / "cluster"
 sys.path[:0] = [str(ROOT), str(ROOT / "components"), str(ROOT / "tests" / "engine"), str(ROOT / "tests" / "cluster"), str(TOOLS)]
 from floors import http_status_ms, pct, tcp_connect_ms  # noqa: E402  (bench/, the script's own directory)
+from own_cluster import deployed_stack, own_node  # noqa: E402
 from session_client import SessionClient  # noqa: E402
 from sessionstack import wildfly_config as wc  # noqa: E402
 
@@ -66,40 +63,6 @@ PATH = wc.DEMO_CONTEXT_PATH
 MISSING = PATH + "no-such-page"
 WILDFLY = "app.kubernetes.io/name=wildfly"
 BOOT_TIMEOUT = 420
-
-
-# ---- the node and the stack ------------------------------------------------------------------
-
-@contextlib.contextmanager
-def own_node() -> Iterator[object]:
-    """Starts the single-node cluster (refuses if one runs), yields a kube.Cluster, stops it."""
-    from kube import STATE, Cluster
-    from onenode.config import Node
-    if (STATE / "created.json").exists():
-        sys.exit(f"a node is running ({STATE}): stop it first (tools/cluster/stop)")
-    try:
-        started = subprocess.run(["bash", str(TOOLS / "start")], capture_output=True, text=True, check=True, timeout=4800)
-        bin_dir = Path(subprocess.run(["bash", str(TOOLS / "build.sh")], capture_output=True, text=True, check=True).stdout.strip())
-        yield Cluster(kubeconfig=Path(started.stdout.split()[-1]), bin_dir=bin_dir, node=Node(state=STATE))
-    finally:
-        subprocess.run(["bash", str(TOOLS / "stop")], capture_output=True, timeout=600)
-
-
-@contextlib.contextmanager
-def deployed_stack(cluster, settings: dict[str, str]) -> Iterator[tuple[object, float]]:
-    """The cluster stack deployed with ``settings`` (and `pulumi up`'s seconds); destroyed after."""
-    from deployments import deploy
-    from engine_support import build_engine
-    with tempfile.TemporaryDirectory(prefix="bench-stack-") as tmp:
-        start = time.monotonic()
-        stack = deploy(cluster, build_engine(), Path(tmp), settings)
-        took = time.monotonic() - start
-        try:
-            if stack.up.returncode != 0:
-                raise RuntimeError(str(stack.up))
-            yield stack, took
-        finally:
-            stack.pulumi("destroy", "--yes")
 
 
 def log(msg: str) -> None:
@@ -119,7 +82,7 @@ def stamp(text: str) -> float:
 
 def live_pods(cluster) -> list[dict]:
     from deployments import NAMESPACE
-    return [p for p in cluster.pods(NAMESPACE, WILDFLY) if not p["metadata"].get("deletionTimestamp")]
+    return cluster.live_pods(NAMESPACE, WILDFLY)
 
 
 def ready_at(pod: dict) -> float:

@@ -36,15 +36,12 @@ def url(cluster_stack: Deployed, cluster: Cluster):
 
 
 def live_pods(cluster: Cluster) -> list[dict]:
-    return [p for p in cluster.pods(NAMESPACE, WILDFLY) if not p["metadata"].get("deletionTimestamp")]
+    return cluster.live_pods(NAMESPACE, WILDFLY)
 
 
 def wait_for_ready_pods(cluster: Cluster, count: int = 2) -> None:
     """``count`` WildFly pods, all ready, none terminating or pending."""
-    def settled() -> bool:
-        pods = live_pods(cluster)
-        return len(pods) == count and all(is_ready(p) for p in pods) and len(cluster.pods(NAMESPACE, WILDFLY)) == count
-    wait_until(f"{count} ready WildFly pods and no other", settled, 300, interval=2)
+    cluster.settled_pods(NAMESPACE, WILDFLY, count)
 
 
 def test_rolling_restart_under_load_through_verify_loses_nothing(url: str, cluster: Cluster, tmp_path):

@@ -101,7 +101,7 @@ def the_redis_pod(cluster: Cluster) -> dict:
 
 
 def wildfly_ready(cluster: Cluster) -> None:
-    wait_until("two ready WildFly pods", lambda: len(cluster.ready_pods(NAMESPACE, WILDFLY)) == 2, 300, interval=2)
+    cluster.settled_pods(NAMESPACE, WILDFLY, 2)
 
 
 def test_standalone_runs_one_pod_with_the_rendered_limits_and_no_secret_in_its_configuration(stack: Deployed, cluster: Cluster):
