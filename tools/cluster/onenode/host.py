@@ -60,8 +60,11 @@ class Record:
 
 # --- network ------------------------------------------------------------------------------------
 
+RUN_NETNS = Path("/run/netns")
+
+
 def netns_path(node: Node) -> Path:
-    return Path("/run/netns") / node.netns
+    return RUN_NETNS / node.netns
 
 
 def create_network(node: Node, record: Record) -> None:
@@ -73,6 +76,10 @@ def create_network(node: Node, record: Record) -> None:
     clash = sh("ip", "-4", "route", "show", "match", node.link, capture=True).stdout.strip()
     if any(line and not line.startswith("default") for line in clash.splitlines()):
         raise RuntimeError(f"the host already routes {node.link}: {clash}")
+    # `ip netns add` makes /run/netns a mount point (a shared bind mount on itself) the first time
+    # it runs on a host; stop gives that back too when this start made it.
+    if "run_netns" not in record.data:
+        record.set("run_netns", {"existed": RUN_NETNS.exists(), "mounted": is_mount_point(RUN_NETNS)})
     record.set("netns", node.netns)
     sh("ip", "netns", "add", node.netns)
     record.set("host_if", node.host_if)
@@ -90,13 +97,23 @@ def create_network(node: Node, record: Record) -> None:
     sh(*inside, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1")
 
 
+def is_mount_point(path: Path) -> bool:
+    return str(path) in {line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()}
+
+
 def delete_network(record: Record) -> None:
     netns = record.data.get("netns")
-    if netns and Path("/run/netns", netns).exists():
+    if netns and (RUN_NETNS / netns).exists():
         sh("ip", "netns", "delete", netns, check=False)
     host_if = record.data.get("host_if")
     if host_if and Path(f"/sys/class/net/{host_if}").exists():
         sh("ip", "link", "delete", host_if, check=False)
+    before = record.data.get("run_netns")
+    if before and RUN_NETNS.is_dir() and not any(RUN_NETNS.iterdir()):  # no other namespace lives there
+        while not before["mounted"] and is_mount_point(RUN_NETNS):
+            sh("umount", str(RUN_NETNS))
+        if not before["existed"]:
+            RUN_NETNS.rmdir()
 
 
 # --- sysctls ------------------------------------------------------------------------------------
