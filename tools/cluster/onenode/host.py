@@ -1,7 +1,7 @@
 """What the node changes on the host, and how each change is undone.
 
 Every change is recorded in the state dir before it is made, so `stop` undoes exactly what
-`start` did, even after a crash: the network namespace and its veth, the cgroup dirs below the
+`start` did, even after a crash: the network namespace and its veth (and /run/netns, when start made it), the cgroup dirs below the
 kubelet's cgroup root, the mount points it had to create, the global sysctls the kubelet sets
 (saved before, restored after), and every process (by PID and start time; plus anything still
 inside the node's namespaces or cgroups, which only the node's own programs can have started).
