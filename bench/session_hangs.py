@@ -8,7 +8,8 @@ request is patched from 500m to 250m so a rollout's surge pod fits on the 2-core
 each configuration and routing runs, under one heavy session load (``--sessions`` cookie-jar
 users on ``--workers`` threads, each sending its next request as soon as the last is answered):
 
-- floor: the load alone for ``--minutes`` on the 3 settled pods (no pod replaced);
+- floor: the load alone for ``--floor-minutes`` (default ``--minutes``) on the 3 settled pods (no
+  pod replaced);
 - rollouts: the same load while the Deployment controller replaces the pods one at a time
   (repeated `kubectl rollout restart deployment/wildfly` + `kubectl rollout status`: maxSurge 1,
   maxUnavailable 0, preStop, grace period; each rollout replaces all 3 pods one by one, every
@@ -46,7 +47,7 @@ the Deployment's ``scripts`` volume patched to it (this rolls the pods; not a pr
 Run as root, with no node running (it starts and stops its own), under the cluster lock:
 
     sudo .venv/bin/python bench/session_hangs.py \\
-        [--minutes 3] [--rounds 1] [--routing round-robin|affinity|both] \\
+        [--minutes 3] [--floor-minutes M] [--rounds 1] [--routing round-robin|affinity|both] \\
         [--configs rendered,file-store] [--sessions 60] [--workers 12] [--json]
 """
 
@@ -280,7 +281,7 @@ def run(cluster: Cluster, rendered_configmap: str, name: str, routing: str, args
     """One configuration with one routing: the floor, then the rollouts, then the thread dumps."""
     apply_config(cluster, rendered_configmap, name)
     with kept_logs(cluster, NAMESPACE, WILDFLY, logs_dir) as kept, routed(cluster, routing) as url:
-        floor_load, floor_info, floor_failing = phase(url, args.minutes, args.sessions, args.workers)
+        floor_load, floor_info, floor_failing = phase(url, args.floor_minutes, args.sessions, args.workers)
         load, info, failing = phase(url, args.minutes, args.sessions, args.workers, lambda: rollouts(cluster, args.minutes))
         pods = wait_settled(cluster)
         hung = {pod: dumped(cluster, pod) for pod in pods}
@@ -314,7 +315,8 @@ def deployed_runs(cluster: Cluster, args, names: list[str], routings: list[str],
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--minutes", type=float, default=3.0, help="floor length, and rollouts until then (per configuration and routing)")
+    parser.add_argument("--minutes", type=float, default=3.0, help="rollouts until then (per configuration and routing)")
+    parser.add_argument("--floor-minutes", type=float, help="the floor's length (default: --minutes)")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--routing", choices=["round-robin", "affinity", "both"], default="round-robin")
     parser.add_argument("--configs", default="rendered,file-store", help=f"comma-separated, from {', '.join(CONFIGS)}")
@@ -322,6 +324,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=12)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    if args.floor_minutes is None:
+        args.floor_minutes = args.minutes
     command = " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv])
     names = [c.strip() for c in args.configs.split(",") if c.strip()]
     unknown = [n for n in names if n not in CONFIGS]
