@@ -84,23 +84,31 @@ class Cluster:
 
     def live_pods(self, namespace: str, selector: str) -> list[dict[str, Any]]:
         """The pods not being deleted (terminating pods still match their selector)."""
-        return [p for p in self.pods(namespace, selector) if not p["metadata"].get("deletionTimestamp")]
+        return [p for p in self.pods(namespace, selector) if not is_terminating(p)]
 
     def ready_pods(self, namespace: str, selector: str) -> list[dict[str, Any]]:
-        return [p for p in self.live_pods(namespace, selector) if is_ready(p)]
+        return [p for p in self.pods(namespace, selector) if is_serving(p)]
 
     def settled_pods(self, namespace: str, selector: str, count: int, timeout: float = 300) -> list[dict[str, Any]]:
         """Waits until exactly ``count`` (>= 1) pods match, all ready and none terminating or
         pending (a rollout or a scale that has finished), and returns them."""
         def settled() -> list[dict[str, Any]] | None:
             pods = self.pods(namespace, selector)
-            live = all(is_ready(p) and not p["metadata"].get("deletionTimestamp") for p in pods)
-            return pods if len(pods) == count and live else None
+            return pods if len(pods) == count and all(map(is_serving, pods)) else None
         return wait_until(f"{count} ready pods {selector} in {namespace} and no other", settled, timeout, interval=2)
 
 
 def is_ready(pod: dict[str, Any]) -> bool:
     return any(c["type"] == "Ready" and c["status"] == "True" for c in pod.get("status", {}).get("conditions", []))
+
+
+def is_terminating(pod: dict[str, Any]) -> bool:
+    return bool(pod["metadata"].get("deletionTimestamp"))
+
+
+def is_serving(pod: dict[str, Any]) -> bool:
+    """Ready and not being deleted: a pod its Service sends requests to."""
+    return is_ready(pod) and not is_terminating(pod)
 
 
 def restarts(pod: dict[str, Any]) -> int:

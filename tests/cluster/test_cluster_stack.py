@@ -27,7 +27,7 @@ WILDFLY = "app.kubernetes.io/name=wildfly"
 
 
 def wildfly_pods(cluster: Cluster) -> list[dict]:
-    return [p for p in cluster.pods(NAMESPACE, WILDFLY) if not p["metadata"].get("deletionTimestamp")]
+    return cluster.live_pods(NAMESPACE, WILDFLY)
 
 
 def test_up_creates_every_resource_and_every_await_passes(cluster_stack: Deployed, cluster: Cluster):

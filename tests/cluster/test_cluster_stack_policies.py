@@ -11,7 +11,7 @@ from __future__ import annotations
 from sessionstack import wildfly_config as wc
 
 from deployments import NAMESPACE, Deployed, router_namespace
-from kube import Cluster
+from kube import Cluster, is_terminating
 from policy_probe import from_container, from_node, from_pod
 
 WILDFLY = "app.kubernetes.io/name=wildfly"
@@ -22,7 +22,7 @@ def pod_ports(cluster: Cluster, selector: str, *names: str) -> list[str]:
     """"ip:port" of each named container port of each running pod the selector matches."""
     targets = []
     for p in cluster.pods(NAMESPACE, selector):
-        if p["metadata"].get("deletionTimestamp") or not p["status"].get("podIP"):
+        if is_terminating(p) or not p["status"].get("podIP"):
             continue
         ports = {port["name"]: port["containerPort"] for c in p["spec"]["containers"] for port in c.get("ports", [])}
         targets += [f"{p['status']['podIP']}:{ports[name]}" for name in names]

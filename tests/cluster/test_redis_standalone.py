@@ -95,7 +95,7 @@ def session_keys(cluster: Cluster, address: tuple[str, int]) -> set[bytes]:
 
 def the_redis_pod(cluster: Cluster) -> dict:
     def one_ready() -> dict | None:
-        pods = [p for p in cluster.pods(NAMESPACE, REDIS) if not p["metadata"].get("deletionTimestamp")]
+        pods = cluster.live_pods(NAMESPACE, REDIS)
         return pods[0] if len(pods) == 1 and is_ready(pods[0]) else None
     return wait_until("one ready Redis pod", one_ready, 180, interval=1)
 
