@@ -52,8 +52,7 @@ from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TOOLS = ROOT / "tools" / "cluster"
-sys.path[:0] = [str(ROOT), str(ROOT / "components"), str(ROOT / "tests" / "engine"), str(ROOT / "tests" / "cluster"), str(TOOLS)]
+sys.path[:0] = [str(ROOT), str(ROOT / "components"), str(ROOT / "tests" / "cluster")]  # own_cluster adds the node's tools
 from floors import http_status_ms, pct, tcp_connect_ms  # noqa: E402  (bench/, the script's own directory)
 from own_cluster import deployed_stack, own_node  # noqa: E402
 from session_client import SessionClient  # noqa: E402
