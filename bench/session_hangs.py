@@ -62,7 +62,6 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterator
 
@@ -75,6 +74,7 @@ from kube import Cluster, node_port  # noqa: E402
 from pod_logs import kept_logs  # noqa: E402
 from router import Router, ready_endpoints  # noqa: E402
 from session_traffic import SessionLoad, session_lock_timeouts  # noqa: E402
+from thread_dumps import parked_or_why  # noqa: E402
 from sessionstack.routing_rules import RoutingRules  # noqa: E402
 
 REPLICAS = 3
@@ -182,31 +182,6 @@ def rollouts(cluster: Cluster, minutes: float) -> dict:
     return {"rollouts": count, "replacements": replaced, "seconds": round(time.monotonic() - t0, 1)}
 
 
-def stuck_session_writes(cluster: Cluster, pod: str, timeout: float = 30) -> list[str]:
-    """Names of the threads parked in a session write (CacheEntryMutator.run) in a thread dump of
-    the pod's JVM (SIGQUIT; the JVM prints it to the container log). Meaningful with no request in
-    flight: then such a thread is a request that never finished."""
-    since = (datetime.now(timezone.utc) - timedelta(seconds=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    cluster.exec(NAMESPACE, pod, "/bin/bash", "-c", "kill -QUIT $(pgrep -o -x java)")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        text = cluster.kubectl("logs", "-n", NAMESPACE, pod, f"--since-time={since}").stdout
-        start = text.rfind("Full thread dump")
-        if start >= 0 and "JNI global refs" in text[start:]:
-            blocks = text[start:].split('\n"')[1:]
-            return [b.split('"', 1)[0] for b in blocks if "CacheEntryMutator.run" in b]
-        time.sleep(1)
-    raise TimeoutError(f"{pod}: no complete thread dump in its log after {timeout}s")
-
-
-def dumped(cluster: Cluster, pod: str) -> int | str:
-    """The count of stuck session writes in ``pod``, or why there is none (a run is not lost to it)."""
-    try:
-        return len(stuck_session_writes(cluster, pod))
-    except Exception as exc:  # noqa: BLE001 - reported in the result instead
-        return f"no dump: {exc}"[:200]
-
-
 def stuck_total(hung: dict) -> int:
     return sum(v for v in hung.values() if isinstance(v, int))
 
@@ -284,7 +259,7 @@ def run(cluster: Cluster, rendered_configmap: str, name: str, routing: str, args
         floor_load, floor_info, floor_failing = phase(url, args.floor_minutes, args.sessions, args.workers)
         load, info, failing = phase(url, args.minutes, args.sessions, args.workers, lambda: rollouts(cluster, args.minutes))
         pods = wait_settled(cluster)
-        hung = {pod: dumped(cluster, pod) for pod in pods}
+        hung = {pod: parked_or_why(cluster, NAMESPACE, pod) for pod in pods}
         time.sleep(2)  # the followers catch up with the last lines
         logs = {key: path.read_text(errors="replace") for key, path in kept.files.items()}
     holders = {m.groups() for text in logs.values() for m in _HOLDER.finditer(text)}
