@@ -342,7 +342,8 @@ def line(r: dict) -> str:
             f"(lock timeouts {f['lock_timeout_failures']}); rollouts {o['rollouts']} ({o['replacements']} replacements, "
             f"{o['load_seconds']} s), {o['requests']} requests, {o['failed']} failed (lock timeouts {o['lock_timeout_failures']}, "
             f"other {o['other_failed']}; outages {o['outages_s']}), lost {o['lost_sessions']}, regressions {o['regressions']}, "
-            f"lock holders {r['lock_holders']}, stuck writes {r['hung_session_writes']}, still failing {o['still_failing']}")
+            f"lock holders {r['lock_holders']}, stuck writes {r['hung_session_writes']}, still failing {o['still_failing']}"
+            + "".join(f"; {phase} events {r[phase]['events']}" for phase in ("floor", "rollouts") if r[phase]["events"]))
 
 
 if __name__ == "__main__":
