@@ -162,8 +162,9 @@ FILE_STORE_REMOVED = re.compile(r"cache-container=web/distributed-cache=[^/\s]+/
 FIX_FILE_STORE = (
     "Fix: remove the store in the server's configuration, e.g. "
     "/subsystem=infinispan/cache-container=web/distributed-cache=dist/store=file:remove() in a jboss-cli "
-    "script run at boot (sessionstack's WildflyCluster does), or bound the sessions held in memory "
-    "with max-active-sessions."
+    "script run at boot (sessionstack's WildflyCluster does). Keep it only if max-active-sessions bounds the "
+    "sessions held in memory: then the store holds the sessions moved out of memory (the rule stays quiet), "
+    "but the eviction that bound switches on runs every session write through the same untimed ordering."
 )
 
 
