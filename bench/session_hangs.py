@@ -394,7 +394,9 @@ def line(r: dict) -> str:
             f"{o['load_seconds']} s), {o['requests']} requests, {o['failed']} failed (lock timeouts {o['lock_timeout_failures']}, "
             f"other {o['other_failed']}; outages {o['outages_s']}), lost {o['lost_sessions']}, regressions {o['regressions']}, "
             f"lock holders {r['lock_holders']} (dumped {r['holder_dumps']}), stuck writes {r['hung_session_writes']}, still failing {o['still_failing']}"
-            + "".join(f"; {phase} events {r[phase]['events']}" for phase in ("floor", "rollouts") if r[phase]["events"]))
+            + "".join(f"; {phase} events {r[phase]['events']}" for phase in ("floor", "rollouts") if r[phase]["events"])
+            + "".join(f"; {phase} other failures {r[phase]['other_failures'][:5]}" for phase in ("floor", "rollouts")
+                      if r[phase]["other_failures"]))
 
 
 if __name__ == "__main__":
