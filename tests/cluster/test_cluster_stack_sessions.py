@@ -23,6 +23,7 @@ from deployments import NAMESPACE, Deployed
 from kube import ROOT, Cluster, is_ready, node_port, wait_until
 from pod_logs import LOCK_HELD, kept_logs
 from session_load import assert_no_session_lost, load_while
+from thread_dumps import parked_or_why
 from verify.check import SessionCheck
 
 WILDFLY = "app.kubernetes.io/name=wildfly"
@@ -72,6 +73,9 @@ def test_rolling_restart_under_load_through_verify_loses_nothing(url: str, clust
     hung = {e["user"] for e in report["errors"] if e["error"].startswith(("timeout", "http 500"))}
     others = [e for e in report["errors"] if not e["error"].startswith(("timeout", "http 500"))]
     print(f"failed requests: {report['failed_requests']} in {len(hung)} hung sessions")
+    if report["failed_requests"] or events:  # the hang's traces on the pods left (printed, shown when the test fails)
+        print("threads parked in a session write, per pod left:",
+              {p["metadata"]["name"]: parked_or_why(cluster, NAMESPACE, p["metadata"]["name"]) for p in live_pods(cluster)})
     assert report["rollout"]["ok"] and not report["lost_sessions"] and not others and len(hung) <= 5 and report["failed_requests"] <= 100, json.dumps(report, indent=1)[:6000]
     # ...and only when the servers' logs show the hang's lock timeouts (anything else fails).
     assert not hung or lock_timeouts, f"{report['failed_requests']} failed requests without an ISPN000299 in any pod's log ({logs.directory})"
