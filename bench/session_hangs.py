@@ -93,6 +93,11 @@ first configuration (not a product setting); that one roll runs with maxUnavaila
 BENCH_LABEL = {"app.kubernetes.io/part-of": "sessionstack-bench"}
 _HOLDER = re.compile(r"Lock is held by GlobalTransaction\{id=(\d+), addr=([^,]+)")
 
+
+def lock_holders(texts) -> set[tuple[str, str]]:
+    """(transaction id, node) of every transaction the logs name as holding a session lock."""
+    return {m.groups() for text in texts for m in _HOLDER.finditer(text)}
+
 DIST = "/subsystem=infinispan/cache-container=web/distributed-cache=dist"
 FILE_STORE = f"{DIST}/store=file:add(passivation=true, purge=true)"
 STOP_TIMEOUT = f"{DIST}/component=transaction:write-attribute(name=stop-timeout, value=30000)"
@@ -245,8 +250,7 @@ class HoldersWatch:
     def _watch(self) -> None:
         while not self._stop.wait(2.0) and len(self.dumped) < self.limit:
             try:
-                holders = {m.groups() for path in list(self.kept.files.values())
-                           for m in _HOLDER.finditer(path.read_text(errors="replace"))}
+                holders = lock_holders(path.read_text(errors="replace") for path in list(self.kept.files.values()))
                 for tx, node in sorted(holders - self._seen):
                     self._seen.add((tx, node))
                     self._dump(tx, node)
@@ -312,7 +316,7 @@ def run(cluster: Cluster, rendered_configmap: str, name: str, routing: str, args
         hung = {pod: parked_or_why(cluster, NAMESPACE, pod) for pod in pods}
         time.sleep(2)  # the followers catch up with the last lines
         logs = {key: path.read_text(errors="replace") for key, path in kept.files.items()}
-    holders = {m.groups() for text in logs.values() for m in _HOLDER.finditer(text)}
+    holders = lock_holders(logs.values())
     return {
         "config": name, "routing": routing,
         "floor": {"seconds": floor_info["load_seconds"], **measured(floor_load, logs, floor_failing)},
