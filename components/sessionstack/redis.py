@@ -271,8 +271,10 @@ def _statefulset(kids: Children, args: RedisSessionStoreArgs, secret: k8s.core.v
         {"name": "auth", "secret": {"secretName": secret.metadata.name, "items": [{"key": k, "path": k} for k in auth_items], "defaultMode": 0o400}},
     ]
     # SIGTERM makes Redis flush and fsync the AOF; give it time to, after the pre-stop hook has
-    # handed the primary role over (sentinel mode: holding writes back for PAUSE_MS at most).
-    handover_s = {RedisMode.SENTINEL: PAUSE_MS // 1000, RedisMode.CLUSTER: redis_cluster_config.FAILOVER_WAIT_S}.get(mode, 0)
+    # handed the primary role over (sentinel mode: holding writes back for PAUSE_MS at most;
+    # cluster mode: then waiting for the clients to move on).
+    handover_s = {RedisMode.SENTINEL: PAUSE_MS // 1000,
+                  RedisMode.CLUSTER: redis_cluster_config.FAILOVER_WAIT_S + redis_cluster_config.DRAIN_WAIT_S}.get(mode, 0)
     pod_spec: dict[str, Any] = {
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,

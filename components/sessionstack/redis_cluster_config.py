@@ -22,6 +22,11 @@ NODE_TIMEOUT_MS = 5000
 """cluster-node-timeout: see templates/redis/cluster.conf."""
 FAILOVER_WAIT_S = 20
 """How long a leaving primary waits for its replica to take over its slots."""
+DRAIN_WAIT_S = 10
+"""How long a primary that handed its slots over then waits for its clients to move on."""
+QUIET_S = 2
+"""They have moved on when the node answered no redirect for this long (Lettuce renews its view
+of the cluster within about a second of a redirect)."""
 SCRIPTS = ("cluster-lib.sh", "start-cluster.sh", "cluster-ready.sh", "cluster-pre-stop.sh", "bootstrap-cluster.sh")
 """Shell scripts in the ConfigMap, next to redis.conf (run with ``sh``)."""
 SLOTS = 16384
@@ -65,5 +70,7 @@ def scripts(layout: ClusterLayout) -> dict[str, str]:
         "SCRIPTS_DIR": CONFIG_DIR,
         "CONFIG_PATH": CONFIG_PATH,
         "FAILOVER_WAIT_S": FAILOVER_WAIT_S,
+        "DRAIN_WAIT_S": DRAIN_WAIT_S,
+        "QUIET_S": QUIET_S,
     }
     return {name: templating.fill(templating.read("redis", name), values) for name in SCRIPTS}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from sessionstack import redis_cluster_config
 from sessionstack.redis import RedisSessionStore, RedisSessionStoreArgs
 from sessionstack.redis_config import AUTH_CONF_PATH, CONFIG_PATH, RedisMode
 from offline import k8s_checks
@@ -110,6 +111,9 @@ def test_cluster_mode_runs_a_node_per_pod_formed_by_a_job_and_tells_clients_the_
     (redis,) = statefulset["spec"]["template"]["spec"]["containers"]
     assert redis["command"][-1].endswith("/start-cluster.sh") and redis["lifecycle"]["preStop"]["exec"]["command"][-1].endswith("/cluster-pre-stop.sh")
     assert redis["readinessProbe"]["exec"]["command"][-1].endswith("/cluster-ready.sh")
+    # The kubelet waits for the pre-stop hook (handover, then its clients moving on) and Redis's stop.
+    grace = statefulset["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+    assert grace >= redis_cluster_config.FAILOVER_WAIT_S + redis_cluster_config.DRAIN_WAIT_S + 30
     assert {p["name"]: p["containerPort"] for p in redis["ports"]} == {"redis": 6379, "bus": 16379}
     config = pulumi_mocks.configmap("sessions-config")["data"]
     assert "cluster-enabled yes" in config["redis.conf"] and "cluster-preferred-endpoint-type hostname" in config["redis.conf"]

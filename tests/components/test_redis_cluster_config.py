@@ -57,6 +57,12 @@ case "$*" in
     *"cluster myid") echo abc ;;
     *"cluster replicas abc") cat "$T/replicas" ;;
     *"cluster failover") echo OK; echo handed > "$T/state" ;;
+    *"info errorstats")
+        # MOVED answered so far: the next line of $T/moved at each call, its last line from then on.
+        printf '# Errorstats\r\n'
+        [ -s "$T/moved" ] || exit 0
+        printf 'errorstat_MOVED:count=%s\r\n' "$(head -n 1 "$T/moved")"
+        [ "$(wc -l < "$T/moved")" -gt 1 ] && sed -i 1d "$T/moved" ;;
     *"info replication") printf '# Replication\r\nrole:%s\r\nmaster_link_status:%s\r\n' "$(cat "$T/role")" "$(cat "$T/link")" ;;
 esac
 """
@@ -113,13 +119,34 @@ def test_bootstrap_over_a_node_that_holds_keys_fails_saying_why(tmp_path):
     assert done.returncode == 1 and "cannot join a cluster" in done.stderr
 
 
+REPLICA = "f2 10.96.0.14:6379@16379,sessions-4.shop.svc.cluster.local slave abc 0 0 3 connected\n"
+
+
 def test_a_leaving_primary_asks_its_healthy_replica_to_take_over_and_waits_until_it_has(tmp_path):
-    replicas = ("f1 10.96.0.15:6379@16379,sessions-5.shop.svc.cluster.local slave,fail abc 0 0 3 disconnected\n"
-                "f2 10.96.0.14:6379@16379,sessions-4.shop.svc.cluster.local slave abc 0 0 3 connected\n")
+    replicas = "f1 10.96.0.15:6379@16379,sessions-5.shop.svc.cluster.local slave,fail abc 0 0 3 disconnected\n" + REPLICA
     done, calls = _run(tmp_path, "cluster-pre-stop.sh", "primary", replicas=replicas)
     assert done.returncode == 0, done.stderr
     assert "-h sessions-4.shop.svc.cluster.local -p 6379 cluster failover" in [c.split("--no-auth-warning ")[1] for c in calls if "failover" in c]
     assert "handed over to sessions-4" in done.stderr
+
+
+def test_after_the_handover_the_old_primary_stops_once_no_client_was_redirected_for_a_while(tmp_path):
+    # 0 before the handover; clients then get MOVED (3, 9, 12 in all) until they renew their view.
+    moved = "0\n3\n9\n12\n"
+    done, calls = _run(tmp_path, "cluster-pre-stop.sh", "primary", replicas=REPLICA, moved=moved)
+    assert done.returncode == 0, done.stderr
+    assert f"clients moved on: 12 redirects answered, none in the last {cc.QUIET_S} s" in done.stderr
+    # Every half second: until the count stood still for QUIET_S (and not a poll more).
+    polls = [c for c in calls if c.endswith("info errorstats")]
+    assert len(polls) == 1 + 3 + cc.QUIET_S * 2
+
+
+def test_the_wait_for_clients_is_bounded_when_they_keep_being_redirected(tmp_path):
+    moved = "".join(f"{n}\n" for n in range(0, 1000, 5))
+    done, calls = _run(tmp_path, "cluster-pre-stop.sh", "primary", replicas=REPLICA, moved=moved)
+    assert done.returncode == 0, done.stderr
+    assert f"clients still redirected here after {cc.DRAIN_WAIT_S} s" in done.stderr
+    assert len([c for c in calls if c.endswith("info errorstats")]) == 1 + cc.DRAIN_WAIT_S * 2
 
 
 def test_a_leaving_replica_or_a_primary_without_replica_just_stops(tmp_path):
