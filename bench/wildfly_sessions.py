@@ -23,6 +23,9 @@ floor from the same run:
                the same place: the TCP round trip to a pod (connect to its HTTP port: SYN/SYN-ACK),
                a plain HTTP request to the same WildFly (a 404 inside the demo context, no session),
                and the writer pod's own answer to the write;
+- trace:       `--trace` more such pairs with the JGroups messages between the pods captured in
+               the node's namespace (bench/jgroups_trace.py): per request, messages, round trips
+               the serving pod waited on, and the time before, during and after them (medians);
 - failover:    per `--kills`, SIGKILL of the WildFly container that served a session last
                (`ctr -n k8s.io tasks kill` in the node), then the same session through the NodePort
                every 0.1 s: failed requests, time from the kill's return to the first answer and to
@@ -36,7 +39,7 @@ rps_3pods_affinity, rps_3pods_round_robin_warm. Exit 1 if a session was lost or 
 Run as root, with no node running (it starts and stops its own):
 
     sudo .venv/bin/python bench/wildfly_sessions.py \\
-        [--kills 2] [--pairs 300] [--seconds 15] [--sessions 50] [--workers 8] [--json]
+        [--kills 2] [--pairs 300] [--trace 100] [--seconds 15] [--sessions 50] [--workers 8] [--json]
 """
 
 from __future__ import annotations
@@ -220,6 +223,27 @@ def visibility(ips: list[str], pairs: int) -> dict:
             "writer_p50_ms": pct(own, 50), "writer_p99_ms": pct(own, 99)}
 
 
+def traced(ips: list[str], pairs: int) -> dict:
+    """The visibility pairs again, each request's JGroups messages captured (bench/jgroups_trace.py):
+    medians per request, for the write on A and for the read on B."""
+    from jgroups_trace import Capture, breakdown
+    rows: dict[str, list[tuple[str, float, float]]] = {"write": [], "read": []}
+    with Capture(wc.JGROUPS_PORT) as capture:
+        for i in range(pairs):
+            client = SessionClient(f"trace{i}")
+            writer, reader = ips[i % len(ips)], ips[(i + 1) % len(ips)]
+            client.get(writer, wc.HTTP_PORT, PATH)
+            for kind, ip in (("write", writer), ("read", reader)):
+                start = time.time()
+                client.get(ip, wc.HTTP_PORT, PATH)
+                rows[kind].append((ip, start, time.time()))
+    out: dict = {"pairs": pairs}
+    for kind, requests in rows.items():
+        found = [breakdown(capture.messages, ip, start, end) for ip, start, end in requests]
+        out[kind] = {key: pct([f[key] for f in found], 50) for key in found[0]}
+    return out
+
+
 def inside(spec: dict) -> dict:
     """What runs in the node's network namespace: floors, visibility, affinity throughput."""
     ips, rounds = spec["ips"], spec["floor_rounds"]
@@ -228,6 +252,8 @@ def inside(spec: dict) -> dict:
     out = {"floors": {"tcp_connect_p50_ms": pct(tcp, 50), "tcp_connect_p99_ms": pct(tcp, 99),
                       "http_404_p50_ms": pct(web, 50), "http_404_p99_ms": pct(web, 99), "rounds_per_pod": rounds}}
     out["visibility"] = visibility(ips, spec["pairs"])
+    if spec["trace"]:
+        out["trace"] = traced(ips, spec["trace"])
     if spec["affinity"]:
         load = argparse.Namespace(**spec["load"])
         out["affinity"] = throughput([(ip, wc.HTTP_PORT) for ip in ips], load, affinity=True)
@@ -235,7 +261,7 @@ def inside(spec: dict) -> dict:
 
 
 def measure_inside(cluster, ips: list[str], args) -> dict:
-    spec = {"ips": ips, "pairs": args.pairs, "floor_rounds": args.floor_rounds, "affinity": not args.no_affinity,
+    spec = {"ips": ips, "pairs": args.pairs, "floor_rounds": args.floor_rounds, "affinity": not args.no_affinity, "trace": args.trace,
             "load": {"sessions": args.sessions, "workers": args.workers, "seconds": args.seconds}}
     done = cluster.in_node(sys.executable, str(Path(__file__).resolve()), "--inside", json.dumps(spec), timeout=1800)
     return json.loads(done.stdout)
@@ -355,6 +381,13 @@ def report(out: dict, args) -> None:
           f"({v['p50_ms'] / f['tcp_connect_p50_ms']:.0f}x the TCP floor, {v['p50_ms'] / f['http_404_p50_ms']:.1f}x the HTTP floor, "
           f"{v['p50_ms'] / v['writer_p50_ms']:.1f}x the write on A), p99 {v['p99_ms']:.1f} ms, stale reads {v['stale']}; "
           f"the write itself on A: p50 {v['writer_p50_ms']:.1f} ms")
+    for kind, where in (("write", "the write on A"), ("read", "the read on B")):
+        if "trace" in inner:
+            r = inner["trace"][kind]
+            print(f"JGroups during {where} ({inner['trace']['pairs']} traced pairs, medians): {r['total_ms']:.1f} ms in all; "
+                  f"{r['messages']:.0f} messages ({r['sent']:.0f} sent) with {r['peers']:.0f} pods, {r['round_trips']:.0f} round trips "
+                  f"waiting {r['waiting_ms']:.1f} ms; {r['before_first_ms']:.1f} ms before the first message, "
+                  f"{r['span_ms']:.1f} ms from first to last, {r['after_last_ms']:.1f} ms after the last")
     runs = [("1 pod, NodePort", out["throughput_1pod"]), ("3 pods, NodePort round-robin", out["throughput_3pods_round_robin"])]
     if "affinity" in inner:
         runs.append(("3 pods, affinity by pod IP", inner["affinity"]))
@@ -381,6 +414,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--floor-rounds", type=int, default=200, help="TCP and HTTP floor samples per pod")
     parser.add_argument("--no-affinity", action="store_true", help="skip the affinity throughput run")
+    parser.add_argument("--trace", type=int, default=100, help="visibility pairs repeated with their JGroups messages captured (0: none)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--inside", help=argparse.SUPPRESS)
     args = parser.parse_args()
