@@ -3,7 +3,8 @@
 Every test here carries the `cluster` marker (`scripts/test -m cluster` runs them alone). The
 `cluster` fixture runs tools/cluster/start (which builds and installs what is missing) and, at the
 end of the session, tools/cluster/stop; it then checks that the host is as it was before the start
-(sysctls, network namespaces, links, mounts, the node's processes) and errors when it is not.
+(sysctls, network namespaces, links, mounts, the node's processes, the kubernetes provider's
+temporary kubeconfigs) and errors when it is not.
 A node that was already running is used as it is and left running. Nothing is ever skipped: a
 missing prerequisite fails the tests with the reason.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -60,6 +62,8 @@ def host_snapshot() -> dict[str, object]:
         "mounts": sorted(line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()),
         "paths": {p: os.path.exists(p) for p in ("/var/lib/kubelet", "/var/lib/cni", "/run/containerd", str(STATE))},
         "programs": sorted(programs),
+        # What a deploy's kubernetes provider leaves (tests/engine/engine_support.Engine keeps it under its base).
+        "temporary kubeconfigs": sorted(p.name for p in Path(tempfile.gettempdir()).glob("kubeconfig*")),
     }
 
 

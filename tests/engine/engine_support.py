@@ -56,6 +56,7 @@ class Engine:
 
     @property
     def env(self) -> dict[str, str]:
+        (self.base / "tmp").mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_")}
         env.update(self.extra_env)
         env.update({
@@ -66,6 +67,10 @@ class Engine:
             "PULUMI_SKIP_UPDATE_CHECK": "true",
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
             "PULUMI_IGNORE_AMBIENT_PLUGINS": "true",
+            # The kubernetes provider writes a copy of its kubeconfig to a temporary file at each
+            # configure and never removes it (pulumi-kubernetes provider.go, writeKubeconfigToFile):
+            # keep those, and any other temporary file of the engine's, under base.
+            "TMPDIR": str(self.base / "tmp"),
         })
         return env
 
