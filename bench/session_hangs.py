@@ -98,6 +98,7 @@ def lock_holders(texts) -> set[tuple[str, str]]:
     """(transaction id, node) of every transaction the logs name as holding a session lock."""
     return {m.groups() for text in texts for m in _HOLDER.finditer(text)}
 
+
 DIST = "/subsystem=infinispan/cache-container=web/distributed-cache=dist"
 FILE_STORE = f"{DIST}/store=file:add(passivation=true, purge=true)"
 STOP_TIMEOUT = f"{DIST}/component=transaction:write-attribute(name=stop-timeout, value=30000)"

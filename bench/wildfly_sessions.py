@@ -381,13 +381,13 @@ def report(out: dict, args) -> None:
           f"({v['p50_ms'] / f['tcp_connect_p50_ms']:.0f}x the TCP floor, {v['p50_ms'] / f['http_404_p50_ms']:.1f}x the HTTP floor, "
           f"{v['p50_ms'] / v['writer_p50_ms']:.1f}x the write on A), p99 {v['p99_ms']:.1f} ms, stale reads {v['stale']}; "
           f"the write itself on A: p50 {v['writer_p50_ms']:.1f} ms")
-    for kind, where in (("write", "the write on A"), ("read", "the read on B")):
-        if "trace" in inner:
-            r = inner["trace"][kind]
-            print(f"JGroups during {where} ({inner['trace']['pairs']} traced pairs, medians): {r['total_ms']:.1f} ms in all; "
-                  f"{r['messages']:.0f} messages ({r['sent']:.0f} sent) with {r['peers']:.0f} pods, {r['round_trips']:.0f} round trips "
-                  f"waiting {r['waiting_ms']:.1f} ms; {r['before_first_ms']:.1f} ms before the first message, "
-                  f"{r['span_ms']:.1f} ms from first to last, {r['after_last_ms']:.1f} ms after the last")
+    trace = inner.get("trace", {})
+    for kind, where in (("write", "the write on A"), ("read", "the read on B")) if trace else ():
+        r = trace[kind]
+        print(f"JGroups during {where} ({trace['pairs']} traced pairs, medians): {r['total_ms']:.1f} ms in all; "
+              f"{r['messages']:.0f} messages ({r['sent']:.0f} sent) with {r['peers']:.0f} pods, {r['round_trips']:.0f} round trips "
+              f"waiting {r['waiting_ms']:.1f} ms; {r['before_first_ms']:.1f} ms before the first message, "
+              f"{r['span_ms']:.1f} ms from first to last, {r['after_last_ms']:.1f} ms after the last")
     runs = [("1 pod, NodePort", out["throughput_1pod"]), ("3 pods, NodePort round-robin", out["throughput_3pods_round_robin"])]
     if "affinity" in inner:
         runs.append(("3 pods, affinity by pod IP", inner["affinity"]))
