@@ -29,9 +29,12 @@ Measured per phase: requests, failed requests, and which of them are session-loc
 tests/cluster/pod_logs.kept_logs, pods that are gone included); lock holders (distinct
 transactions the logs name as holding a lock a request timed out on); per affected session the
 outage (first failed request to next good answer; sessions still failing when the load stops are
-retried for up to 200 s); lost sessions and counter regressions; while the load runs, a thread
-dump of the pod that started each new lock-holding transaction, as soon as a log names it (kept
-under ``--keep`` with every pod's log, its threads in a session write first); and at the end, with no load,
+retried for up to 200 s); lost sessions and counter regressions; while the load runs, thread
+dumps of every pod as soon as a log names a new lock-holding transaction, then of its pod again
+while the logs keep naming it (bench/holders_watch.py; kept under ``--keep`` with every pod's log),
+and per holder when the logs named it first and last; with ``--evict-holders-after S``, the
+holder's pod is deleted once the logs have named it for S seconds, and the timeline says whether
+that freed the lock (the README's runbook, measured); and at the end, with no load,
 threads per live pod parked in a session write (CacheEntryMutator.run) in a thread dump (the
 image ships a JRE without jcmd/jstack: SIGQUIT to the JVM through `kubectl exec`, read back from
 the container log).
@@ -50,7 +53,8 @@ Run as root, with no node running (it starts and stops its own), under the clust
 
     sudo .venv/bin/python bench/session_hangs.py \\
         [--minutes 3] [--floor-minutes M] [--rounds 1] [--routing round-robin|affinity|both] \\
-        [--configs rendered,file-store] [--sessions 60] [--workers 12] [--keep DIR] [--json]
+        [--configs rendered,file-store] [--sessions 60] [--workers 12] [--keep DIR] \\
+        [--evict-holders-after S] [--json]
 """
 
 from __future__ import annotations
@@ -58,7 +62,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import re
 import shlex
 import sys
 import tempfile
@@ -73,11 +76,11 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "cluster"), str(ROOT / "bench")]
 from own_cluster import deployed_stack, own_node  # noqa: E402
 from deployments import NAMESPACE, router_namespace  # noqa: E402
 from kube import Cluster, node_port  # noqa: E402
+from holders_watch import HoldersWatch, holder_timelines, lock_holders  # noqa: E402
 from pod_logs import kept_logs  # noqa: E402
 from router import Router, ready_endpoints  # noqa: E402
 from session_traffic import SessionLoad, session_lock_timeouts  # noqa: E402
-from thread_dumps import parked_or_why, session_write_stacks, thread_dump  # noqa: E402
-from sessionstack import wildfly_config as wc  # noqa: E402
+from thread_dumps import parked_or_why  # noqa: E402
 from sessionstack.routing_rules import RoutingRules  # noqa: E402
 
 REPLICAS = 3
@@ -91,14 +94,6 @@ rollout's surge pod do not fit (1 Insufficient cpu: the 4th pod stays Pending an
 moves). Patched on the live Deployment before the first measurement, in the same patch as the
 first configuration (not a product setting); that one roll runs with maxUnavailable 1."""
 BENCH_LABEL = {"app.kubernetes.io/part-of": "sessionstack-bench"}
-_HOLDER = re.compile(r"Lock is held by GlobalTransaction\{id=(\d+), addr=([^,]+)")
-
-
-def lock_holders(texts) -> set[tuple[str, str]]:
-    """(transaction id, node) of every transaction the logs name as holding a session lock."""
-    return {m.groups() for text in texts for m in _HOLDER.finditer(text)}
-
-
 DIST = "/subsystem=infinispan/cache-container=web/distributed-cache=dist"
 FILE_STORE = f"{DIST}/store=file:add(passivation=true, purge=true)"
 STOP_TIMEOUT = f"{DIST}/component=transaction:write-attribute(name=stop-timeout, value=30000)"
@@ -227,51 +222,6 @@ def routed(cluster: Cluster, routing: str) -> Iterator[str]:
         router.stop()
 
 
-class HoldersWatch:
-    """While the load runs: each time a pod's log names a new lock-holding transaction
-    (ISPN000299 ... addr=<node>), dump the threads of the pod that started it, while it still runs
-    (the dumps at the end come after the rollouts replaced it), into ``directory``: the stacks of
-    its threads in a session write, then the whole dump. At most ``limit`` dumps per run."""
-
-    def __init__(self, cluster: Cluster, kept, directory: Path, limit: int = 3):
-        self.cluster, self.kept, self.directory, self.limit = cluster, kept, directory, limit
-        self.dumped: list[dict] = []
-        self._seen: set[tuple[str, str]] = set()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-
-    def __enter__(self) -> "HoldersWatch":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join(timeout=120)
-
-    def _watch(self) -> None:
-        while not self._stop.wait(2.0) and len(self.dumped) < self.limit:
-            try:
-                holders = lock_holders(path.read_text(errors="replace") for path in list(self.kept.files.values()))
-                for tx, node in sorted(holders - self._seen):
-                    self._seen.add((tx, node))
-                    self._dump(tx, node)
-            except Exception as exc:  # noqa: BLE001 - a diagnostic: never the run's end
-                self.dumped.append({"error": str(exc)[:200]})
-
-    def _dump(self, tx: str, node: str) -> None:
-        pods = [p["metadata"]["name"] for p in self.cluster.live_pods(NAMESPACE, WILDFLY)]
-        (pod,) = [p for p in pods if wc.node_name(p) == node] or [None]
-        if pod is None or len(self.dumped) >= self.limit:
-            self.dumped.append({"transaction": tx, "node": node, "pod": None})
-            return
-        dump = thread_dump(self.cluster, NAMESPACE, pod)
-        stacks = session_write_stacks(dump)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        path = self.directory / f"{pod}-tx{tx}.txt"
-        path.write_text("\n".join(stacks) + "\n\n===== full dump =====\n" + dump)
-        self.dumped.append({"transaction": tx, "node": node, "pod": pod, "session_writes": len(stacks), "file": str(path)})
-
-
 def measured(load: SessionLoad, logs: dict[str, str], still_failing: list[str]) -> dict:
     st = load.stats
     lock_failures = session_lock_timeouts(st.failures, logs)
@@ -310,7 +260,8 @@ def run(cluster: Cluster, rendered_configmap: str, name: str, routing: str, args
     """One configuration with one routing: the floor, then the rollouts, then the thread dumps."""
     apply_config(cluster, rendered_configmap, name)
     with kept_logs(cluster, NAMESPACE, WILDFLY, logs_dir) as kept, routed(cluster, routing) as url, \
-            HoldersWatch(cluster, kept, logs_dir / "holders") as watch:
+            HoldersWatch(cluster, NAMESPACE, WILDFLY, kept, logs_dir / "holders",
+                         evict_after_s=args.evict_holders_after) as watch:
         floor_load, floor_info, floor_failing = phase(url, args.floor_minutes, args.sessions, args.workers)
         load, info, failing = phase(url, args.minutes, args.sessions, args.workers, lambda: rollouts(cluster, args.minutes))
         pods = wait_settled(cluster)
@@ -318,11 +269,13 @@ def run(cluster: Cluster, rendered_configmap: str, name: str, routing: str, args
         time.sleep(2)  # the followers catch up with the last lines
         logs = {key: path.read_text(errors="replace") for key, path in kept.files.items()}
     holders = lock_holders(logs.values())
+    watched = watch.report()
     return {
         "config": name, "routing": routing,
         "floor": {"seconds": floor_info["load_seconds"], **measured(floor_load, logs, floor_failing)},
         "rollouts": {**info, **measured(load, logs, failing)},
-        "lock_holders": len(holders), "holder_dumps": watch.dumped, "hung_session_writes": hung, "pods_logged": len(logs),
+        "lock_holders": len(holders), "holders": holder_timelines(logs.values(), watched), "holder_dumps": watched,
+        "hung_session_writes": hung, "pods_logged": len(logs),
     }
 
 
@@ -353,6 +306,8 @@ def main() -> int:
     parser.add_argument("--sessions", type=int, default=60)
     parser.add_argument("--workers", type=int, default=12)
     parser.add_argument("--keep", type=Path, help="keep the pods' logs and the lock holders' thread dumps here (default: deleted)")
+    parser.add_argument("--evict-holders-after", type=float, metavar="S",
+                        help="delete a lock holder's pod once the logs have named it for S seconds (the runbook, measured)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.floor_minutes is None:
@@ -398,7 +353,7 @@ def line(r: dict) -> str:
             f"(lock timeouts {f['lock_timeout_failures']}); rollouts {o['rollouts']} ({o['replacements']} replacements, "
             f"{o['load_seconds']} s), {o['requests']} requests, {o['failed']} failed (lock timeouts {o['lock_timeout_failures']}, "
             f"other {o['other_failed']}; outages {o['outages_s']}), lost {o['lost_sessions']}, regressions {o['regressions']}, "
-            f"lock holders {r['lock_holders']} (dumped {r['holder_dumps']}), stuck writes {r['hung_session_writes']}, still failing {o['still_failing']}"
+            f"lock holders {r['lock_holders']} {r['holders']} (dumps {r['holder_dumps']}), stuck writes {r['hung_session_writes']}, still failing {o['still_failing']}"
             + "".join(f"; {phase} events {r[phase]['events']}" for phase in ("floor", "rollouts") if r[phase]["events"])
             + "".join(f"; {phase} other failures {r[phase]['other_failures'][:5]}" for phase in ("floor", "rollouts")
                       if r[phase]["other_failures"]))

@@ -49,7 +49,7 @@ SESSION_LOCK_WAIT_S = 15
 _STAMPED_LOCK_HELD = re.compile(r"^(?:\[[^\]]*\] )?(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z) .*ISPN000299", re.MULTILINE)
 
 
-def _epoch(stamp: str) -> float:
+def kubelet_epoch(stamp: str) -> float:
     """A kubelet RFC 3339 timestamp (nanoseconds, Z) as seconds since the epoch."""
     head, _, frac = stamp.rstrip("Z").partition(".")
     return datetime.fromisoformat(head + "+00:00").timestamp() + float(f"0.{frac or 0}")
@@ -57,7 +57,7 @@ def _epoch(stamp: str) -> float:
 
 def lock_timeout_times(logs: dict[str, str]) -> dict[str, list[float]]:
     """pod log name -> the epoch times of its ISPN000299 lines (``kubectl logs --timestamps``)."""
-    return {name: [_epoch(m.group(1)) for m in _STAMPED_LOCK_HELD.finditer(text)] for name, text in logs.items()}
+    return {name: [kubelet_epoch(m.group(1)) for m in _STAMPED_LOCK_HELD.finditer(text)] for name, text in logs.items()}
 
 
 def session_lock_timeouts(failures: list[Failure], logs: dict[str, str], slack_s: float = 2.0) -> list[Failure]:

@@ -1,0 +1,49 @@
+"""bench/holders_watch: which transactions the pods' logs name as lock holders, and whether the
+holder pod's deletion freed the lock (the timeline the hang bench reports)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(ROOT / "tests" / "cluster"), str(ROOT / "bench")]
+
+from holders_watch import holder_timelines, lock_holders, namings  # noqa: E402
+
+HELD = ("[pod/wildfly-a/wildfly] {stamp} \x1b[0m11:29:15,848 ERROR [org.infinispan] ISPN000299: Unable to acquire "
+        "lock after 15 seconds for key SessionMetaDataKey(x) and requestor GlobalTransaction{{id=16463, "
+        "addr=wildfly-6bdc98-618c8c18, remote=true}}. Lock is held by GlobalTransaction{{id={tx}, addr={node}, "
+        "remote=true, xid=null, internalId=-1}} (pending)")
+
+
+def log(*namings_: tuple[str, str, str]) -> str:
+    return "\n".join(HELD.format(stamp=stamp, tx=tx, node=node) for stamp, tx, node in namings_) + "\n"
+
+
+def test_namings_are_the_holder_not_the_requestor_with_their_kubelet_times():
+    text = log(("2026-12-03T11:29:15.500000000Z", "6386", "wildfly-74db96-d193be00"),
+               ("2026-12-03T11:30:21.000000000Z", "6386", "wildfly-74db96-d193be00"))
+    other = log(("2026-12-03T11:30:44.250000000Z", "2410", "wildfly-74db96-3902ac08"))
+    found = namings([text, other])
+    assert set(found) == {("6386", "wildfly-74db96-d193be00"), ("2410", "wildfly-74db96-3902ac08")}
+    first, last = found[("6386", "wildfly-74db96-d193be00")]
+    assert round(last - first, 3) == 65.5
+    assert lock_holders([text, other]) == set(found)
+    assert namings(["no lock held here\n"]) == {}
+
+
+def test_timeline_says_whether_the_deletion_freed_the_lock():
+    node = "wildfly-74db96-3902ac08"
+    text = log(("2026-12-03T11:30:44.000000000Z", "2410", node), ("2026-12-03T11:31:44.000000000Z", "2410", node),
+               ("2026-12-03T11:31:58.000000000Z", "2410", node))
+    (start, _), = [(t[0], t[-1]) for t in namings([text]).values()]
+    # a lock wait that began just before the deletion may time out one wait later: still freed
+    (freed,) = holder_timelines([text], [{"transaction": "2410", "node": node, "evicted_at": start + 60}])
+    assert freed["named_s"] == 74.0 and freed["freed_by_eviction"] is True
+    # named again well after the pod went: the deletion did not free it
+    (kept,) = holder_timelines([text], [{"transaction": "2410", "node": node, "evicted_at": start + 20}])
+    assert kept["freed_by_eviction"] is False
+    # not deleted: no verdict
+    (watched,) = holder_timelines([text], [{"transaction": "2410", "node": node, "evicted_at": None}])
+    assert watched["evicted_at"] is None and "freed_by_eviction" not in watched
