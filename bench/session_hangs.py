@@ -47,7 +47,15 @@ the Deployment's ``scripts`` volume patched to it (this rolls the pods; not a pr
   sessionstack-components 1.1.0: sessions in memory only, on their owners);
 - ``file-store``: the web-session cache with WildFly 39's default passivating file store put back;
 - ``stop-timeout``: the transaction ``stop-timeout`` raised from 10 s to 30 s;
-- ``non-transactional``: the cache with transaction mode NONE (loses updates; for comparison).
+- ``non-transactional``: the cache with transaction mode NONE (loses updates; for comparison);
+- ``complete-timeout``: the transaction ``complete-timeout`` lowered from 60 s to 1 s. A pod that
+  joins during a transaction may get the transaction's lock from the state transfer after the
+  originator's completion message went out: that copy makes every later lock of the key on the
+  new owner wait for it ("(pending)"), until Infinispan's reaper (every 30 s, not configurable
+  in WildFly) asks the originator about copies older than ``complete-timeout`` and drops the
+  finished ones (Infinispan 16.0.5 ``TransactionTable.cleanupTimedOutTransactions``). The
+  default keeps such a copy 60-90 s, this 1-31 s; the same setting only prunes the completed
+  transactions' ids, which Infinispan still rejects by their order.
 
 Run as root, with no node running (it starts and stops its own), under the cluster lock:
 
@@ -98,12 +106,14 @@ DIST = "/subsystem=infinispan/cache-container=web/distributed-cache=dist"
 FILE_STORE = f"{DIST}/store=file:add(passivation=true, purge=true)"
 STOP_TIMEOUT = f"{DIST}/component=transaction:write-attribute(name=stop-timeout, value=30000)"
 NON_TRANSACTIONAL = f"{DIST}/component=transaction:write-attribute(name=mode, value=NONE)"
+COMPLETE_TIMEOUT = f"{DIST}/component=transaction:write-attribute(name=complete-timeout, value=1000)"
 CONFIGS: dict[str, list[str]] = {
     # name: jboss-cli lines added to the rendered batch
     "rendered": [],  # no file store since sessionstack-components 1.1.0
     "file-store": [FILE_STORE],  # WildFly 39's default, what sessionstack rendered before
     "stop-timeout": [STOP_TIMEOUT],
     "non-transactional": [NON_TRANSACTIONAL],
+    "complete-timeout": [COMPLETE_TIMEOUT],
 }
 
 
