@@ -55,7 +55,18 @@ the Deployment's ``scripts`` volume patched to it (this rolls the pods; not a pr
   in WildFly) asks the originator about copies older than ``complete-timeout`` and drops the
   finished ones (Infinispan 16.0.5 ``TransactionTable.cleanupTimedOutTransactions``). The
   default keeps such a copy 60-90 s, this 1-31 s; the same setting only prunes the completed
-  transactions' ids, which Infinispan still rejects by their order.
+  transactions' ids, which Infinispan still rejects by their order;
+- ``no-request-controller``: without the request-controller subsystem. With it, WildFly 39 wraps
+  the session manager (ControlPointDeploymentInfoConfigurator) so that Undertow's own
+  ``requestDone`` after the response is skipped. When a request's session lookup fails on the lock
+  timeout, Undertow answers 500 and then looks the session up again after the response
+  (HttpServletResponseImpl.responseDone -> ServletContextImpl.updateSessionAccessTime): if that
+  second lookup gets the lock, its ``requestDone`` is skipped, so its transaction is never closed
+  and keeps the session's lock until the pod stops (ISPN000100 "N local transactions" at its stop
+  counts them). Without the subsystem Undertow closes it; the price is that SIGTERM's suspend no
+  longer waits for requests in flight.
+
+Candidates combine with ``+`` (``no-request-controller+complete-timeout``).
 
 Run as root, with no node running (it starts and stops its own), under the cluster lock:
 
@@ -107,6 +118,7 @@ FILE_STORE = f"{DIST}/store=file:add(passivation=true, purge=true)"
 STOP_TIMEOUT = f"{DIST}/component=transaction:write-attribute(name=stop-timeout, value=30000)"
 NON_TRANSACTIONAL = f"{DIST}/component=transaction:write-attribute(name=mode, value=NONE)"
 COMPLETE_TIMEOUT = f"{DIST}/component=transaction:write-attribute(name=complete-timeout, value=1000)"
+NO_REQUEST_CONTROLLER = ["/subsystem=request-controller:remove()", "/extension=org.wildfly.extension.request-controller:remove()"]
 CONFIGS: dict[str, list[str]] = {
     # name: jboss-cli lines added to the rendered batch
     "rendered": [],  # no file store since sessionstack-components 1.1.0
@@ -114,7 +126,13 @@ CONFIGS: dict[str, list[str]] = {
     "stop-timeout": [STOP_TIMEOUT],
     "non-transactional": [NON_TRANSACTIONAL],
     "complete-timeout": [COMPLETE_TIMEOUT],
+    "no-request-controller": NO_REQUEST_CONTROLLER,
 }
+
+
+def config_lines(name: str) -> list[str]:
+    """The jboss-cli lines of a configuration; ``a+b`` is both candidates' lines."""
+    return [line for part in name.split("+") for line in CONFIGS[part]]
 
 
 def wait_settled(cluster: Cluster) -> list[str]:
@@ -147,9 +165,9 @@ def apply_config(cluster: Cluster, rendered_configmap: str, name: str) -> None:
     """Point the ``scripts`` volume at the rendered ConfigMap (``rendered``) or at a copy whose
     configure.cli has the configuration's lines before ``run-batch`` (with the first one, lower
     the CPU request: one roll for both); wait for the pods it rolls."""
-    lines, target = CONFIGS[name], rendered_configmap
+    lines, target = config_lines(name), rendered_configmap
     if lines:
-        target = f"{DEPLOYMENT}-scripts-{name}"
+        target = f"{DEPLOYMENT}-scripts-{name.replace('+', '-')}"
         data = cluster.get("configmap", "-n", NAMESPACE, rendered_configmap)["data"]
         cli = data["configure.cli"]
         if "\nrun-batch" not in cli:
@@ -312,7 +330,7 @@ def main() -> int:
     parser.add_argument("--floor-minutes", type=float, help="the floor's length (default: --minutes)")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--routing", choices=["round-robin", "affinity", "both"], default="round-robin")
-    parser.add_argument("--configs", default="rendered,file-store", help=f"comma-separated, from {', '.join(CONFIGS)}")
+    parser.add_argument("--configs", default="rendered,file-store", help=f"comma-separated, from {', '.join(CONFIGS)}; a+b combines two")
     parser.add_argument("--sessions", type=int, default=60)
     parser.add_argument("--workers", type=int, default=12)
     parser.add_argument("--keep", type=Path, help="keep the pods' logs and the lock holders' thread dumps here (default: deleted)")
@@ -324,7 +342,7 @@ def main() -> int:
         args.floor_minutes = args.minutes
     command = " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv])
     names = [c.strip() for c in args.configs.split(",") if c.strip()]
-    unknown = [n for n in names if n not in CONFIGS]
+    unknown = [n for n in names if any(part not in CONFIGS for part in n.split("+"))]
     if unknown:
         parser.error(f"unknown configuration(s) {unknown}; known: {', '.join(CONFIGS)}")
     routings = ["round-robin", "affinity"] if args.routing == "both" else [args.routing]
