@@ -10,9 +10,7 @@ means a transaction nobody is completing.
 
 With ``evict_after_s``, the holder's pod is deleted once the logs have named the transaction for
 that long: the README's runbook, measured. :func:`holder_timelines` then says, per holder, when
-the logs named it first and last, and when its pod was deleted; a lock wait that began before the
-deletion may still time out up to 15 s after it, so a naming later than that means the deletion did
-not free the lock.
+the logs named it first and last, and how long after its pod's deletion they still named it.
 """
 
 from __future__ import annotations
@@ -24,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kube import Cluster
-from session_traffic import SESSION_LOCK_WAIT_S, kubelet_epoch
+from session_traffic import kubelet_epoch
 from thread_dumps import session_write_stacks, thread_dump
 from sessionstack import wildfly_config as wc
 
@@ -130,9 +128,10 @@ class HoldersWatch:
 
 
 def holder_timelines(texts, watched: list[dict]) -> list[dict]:
-    """Per lock holder: when the logs named it first and last (epoch s), for how long, its pod's
-    deletion (if the watch deleted it) and whether a lock timeout still named it after the
-    deletion plus one lock wait (``freed_by_eviction`` False)."""
+    """Per lock holder: when the logs named it first and last (epoch s), for how long, and, if the
+    watch deleted its pod, how long after the deletion a lock timeout still named it
+    (``named_after_delete_s``: the pod terminates gracefully first, preStop, suspend and stop,
+    and a lock wait that began before it left times out one wait later)."""
     evicted = {(w["transaction"], w["node"]): w.get("evicted_at") for w in watched if "transaction" in w}
     out = []
     for (tx, node), times in sorted(namings(texts).items(), key=lambda kv: kv[1][0]):
@@ -140,6 +139,6 @@ def holder_timelines(texts, watched: list[dict]) -> list[dict]:
         row = {"transaction": tx, "node": node, "named_from": round(times[0], 1), "named_until": round(times[-1], 1),
                "named_s": round(times[-1] - times[0], 1), "evicted_at": round(at, 1) if at else None}
         if at:
-            row["freed_by_eviction"] = times[-1] <= at + SESSION_LOCK_WAIT_S + 2
+            row["named_after_delete_s"] = round(times[-1] - at, 1)
         out.append(row)
     return out

@@ -33,17 +33,13 @@ def test_namings_are_the_holder_not_the_requestor_with_their_kubelet_times():
     assert namings(["no lock held here\n"]) == {}
 
 
-def test_timeline_says_whether_the_deletion_freed_the_lock():
+def test_timeline_says_how_long_after_the_deletion_the_holder_was_still_named():
     node = "wildfly-74db96-3902ac08"
     text = log(("2026-12-03T11:30:44.000000000Z", "2410", node), ("2026-12-03T11:31:44.000000000Z", "2410", node),
                ("2026-12-03T11:31:58.000000000Z", "2410", node))
-    (start, _), = [(t[0], t[-1]) for t in namings([text]).values()]
-    # a lock wait that began just before the deletion may time out one wait later: still freed
-    (freed,) = holder_timelines([text], [{"transaction": "2410", "node": node, "evicted_at": start + 60}])
-    assert freed["named_s"] == 74.0 and freed["freed_by_eviction"] is True
-    # named again well after the pod went: the deletion did not free it
-    (kept,) = holder_timelines([text], [{"transaction": "2410", "node": node, "evicted_at": start + 20}])
-    assert kept["freed_by_eviction"] is False
-    # not deleted: no verdict
+    ((start, _),) = [(t[0], t[-1]) for t in namings([text]).values()]
+    (deleted,) = holder_timelines([text], [{"transaction": "2410", "node": node, "evicted_at": start + 60}])
+    assert deleted["named_s"] == 74.0 and deleted["named_after_delete_s"] == 14.0
+    # not deleted: no such figure
     (watched,) = holder_timelines([text], [{"transaction": "2410", "node": node, "evicted_at": None}])
-    assert watched["evicted_at"] is None and "freed_by_eviction" not in watched
+    assert watched["evicted_at"] is None and "named_after_delete_s" not in watched
