@@ -10,8 +10,12 @@ The known ways this goes wrong, and what this component does instead:
   KUBE_PING's label selector matches exactly this cluster's pods.
 - Sessions lost on scale-down or rollout: sessions are distributed with two owners; the PDB, the
   rolling update (never below the desired count) and the HPA's scale-down policy each remove at
-  most one pod at a time, and the preStop delay plus the SIGTERM suspend timeout let a leaving
-  pod finish its requests and hand its sessions over before it stops.
+  most one pod at a time, and the preStop delay (requests in flight) plus the SIGTERM suspend
+  timeout let a leaving pod finish its requests and hand its sessions over before it stops.
+- A session locked for minutes after a rolling restart (WildFly 39): the server's request
+  controller leaves the transaction of a session found again after a failed lookup open, and a
+  joining pod can keep a stale copy of a finished transaction's lock. The boot script removes the
+  request controller and has stale copies reaped within ~30 s (configure-infinispan.cli).
 The text artefacts (jboss-cli script, start script, demo app) come from ``wildfly_config``; the
 cluster tests run the same text in WildFly pods.
 """
@@ -94,7 +98,8 @@ class WildflyClusterArgs:
     """HPA target: average CPU use in percent of cpu_request (10-100)."""
     prestop_sleep_seconds: int = PRESTOP_SLEEP_SECONDS
     """How long a terminating pod keeps serving before it suspends: the time the router or load
-    balancer needs to stop sending it new requests (an ALB needs longer than an in-cluster proxy)."""
+    balancer needs to stop sending it new requests (an ALB needs longer than an in-cluster proxy),
+    and, with Infinispan sessions, the time its requests in flight have to finish."""
     http_from: tuple[Mapping[str, Any], ...] = ()
     """NetworkPolicy peers that may reach the HTTP port: the router's pods (for example
     ``({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}},)``)

@@ -39,11 +39,14 @@ NODE_NAME_MAX_BYTES = 23
 """Transaction manager node identifier limit, which jboss.node.name also feeds."""
 
 SUSPEND_TIMEOUT_SECONDS = 20
-"""On SIGTERM the server suspends: it stops taking new requests and waits this long for
-in-flight ones before shutting down (and leaving the cluster, which hands its sessions to
-the remaining owners)."""
+"""On SIGTERM the server suspends: it stops taking new requests and waits this long for the
+work its request controller tracks before shutting down (and leaving the cluster, which hands
+its sessions to the remaining owners). With Infinispan sessions the request-controller subsystem
+is removed (configure-infinispan.cli says why), so HTTP requests are not waited for there: the
+preStop delay is what lets them finish."""
 PRESTOP_SLEEP_SECONDS = 5
-"""preStop delay: lets the endpoints controller and proxies drop the pod before SIGTERM."""
+"""preStop delay: lets the endpoints controller and proxies drop the pod before SIGTERM, and the
+requests already in flight finish."""
 PRESTOP_COMMAND: list[str] = ["/bin/sh", "-c", f"sleep {PRESTOP_SLEEP_SECONDS}"]
 TERMINATION_GRACE_SECONDS = PRESTOP_SLEEP_SECONDS + SUSPEND_TIMEOUT_SECONDS + 20
 """preStop + suspend + time to leave the cluster and stop; past it the kubelet kills."""

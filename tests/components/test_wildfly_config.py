@@ -242,3 +242,26 @@ def test_web_sessions_have_no_file_store_whose_waits_could_hang_a_session_write(
     removal = "/subsystem=infinispan/cache-container=web/distributed-cache=dist/store=file:remove()"
     assert removal in commands
     assert commands.index("batch") < commands.index(removal) < commands.index("run-batch")
+
+
+@pytest.mark.parametrize("discovery", list(Discovery))
+def test_replicated_sessions_run_without_the_request_controller_that_leaks_a_session_lock(discovery):
+    commands = _cli_commands(wc.configure_cli(discovery, SessionBackend.INFINISPAN))
+    removals = ["/subsystem=request-controller:remove()", "/extension=org.wildfly.extension.request-controller:remove()"]
+    assert [commands.index(r) for r in removals] == sorted(commands.index(r) for r in removals)  # subsystem first
+    assert all(commands.index("batch") < commands.index(r) < commands.index("run-batch") for r in removals)
+
+
+@pytest.mark.parametrize("discovery", list(Discovery))
+def test_stale_copies_of_finished_transactions_are_reaped_within_one_reaper_round(discovery):
+    commands = _cli_commands(wc.configure_cli(discovery, SessionBackend.INFINISPAN))
+    (line,) = [c for c in commands if "complete-timeout" in c]
+    assert line == ("/subsystem=infinispan/cache-container=web/distributed-cache=dist/component=transaction"
+                    ":write-attribute(name=complete-timeout, value=1000)")
+    assert commands.index("batch") < commands.index(line) < commands.index("run-batch")
+
+
+def test_the_redis_backend_keeps_the_request_controller():
+    """Spring Session keeps Redis sessions in a filter: no WildFly session manager, nothing leaks,
+    and the SIGTERM suspend still waits for the requests in flight."""
+    assert "request-controller" not in wc.configure_cli(Discovery.KUBE_PING, SessionBackend.REDIS)

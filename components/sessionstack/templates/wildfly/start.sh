@@ -7,7 +7,9 @@
 #    configured and never needs a reload;
 # 3. lay out the demo app (exploded WAR) when DEMO_APP_DIR is set;
 # 4. exec standalone.sh with the container args plus a per-pod node name and a graceful
-#    SIGTERM suspend timeout, so in-flight requests finish and sessions are handed off.
+#    SIGTERM suspend timeout, so tracked in-flight work finishes and sessions are handed off
+#    (with Infinispan sessions the request controller is removed: HTTP requests finish during
+#    the preStop delay instead, configure-infinispan.cli says why).
 #
 # Environment: JBOSS_HOME (the WildFly installation), POD_NAME, SERVER_BASE_DIR,
 # DEMO_APP_DIR (optional), SUSPEND_TIMEOUT_SECONDS (optional). Everything else
