@@ -43,30 +43,20 @@ the container log).
 a ConfigMap whose configure.cli is the rendered one plus jboss-cli lines before `run-batch`, and
 the Deployment's ``scripts`` volume patched to it (this rolls the pods; not a product setting):
 
-- ``rendered``: what the component renders (no file store for web sessions since
-  sessionstack-components 1.1.0: sessions in memory only, on their owners);
+- ``rendered``: what the component renders: no file store for web sessions (since
+  sessionstack-components 1.1.0: sessions in memory only, on their owners); no request
+  controller and ``complete-timeout`` 1 s (since the release after 1.4.1;
+  configure-infinispan.cli says why: the session lock a second lookup after a failed one leaves
+  held, and a joiner's stale copy of a finished transaction's lock, reaped after
+  ``complete-timeout`` plus up to 30 s);
 - ``file-store``: the web-session cache with WildFly 39's default passivating file store put back;
+- ``request-controller``: the request-controller subsystem put back (WildFly's default);
+- ``complete-timeout-60s``: the transaction ``complete-timeout`` back at its default, 60 s;
 - ``stop-timeout``: the transaction ``stop-timeout`` raised from 10 s to 30 s;
-- ``non-transactional``: the cache with transaction mode NONE (loses updates; for comparison);
-- ``complete-timeout``: the transaction ``complete-timeout`` lowered from 60 s to 1 s. A pod that
-  joins during a transaction may get the transaction's lock from the state transfer after the
-  originator's completion message went out: that copy makes every later lock of the key on the
-  new owner wait for it ("(pending)"), until Infinispan's reaper (every 30 s, not configurable
-  in WildFly) asks the originator about copies older than ``complete-timeout`` and drops the
-  finished ones (Infinispan 16.0.5 ``TransactionTable.cleanupTimedOutTransactions``). The
-  default keeps such a copy 60-90 s, this 1-31 s; the same setting only prunes the completed
-  transactions' ids, which Infinispan still rejects by their order;
-- ``no-request-controller``: without the request-controller subsystem. With it, WildFly 39 wraps
-  the session manager (ControlPointDeploymentInfoConfigurator) so that Undertow's own
-  ``requestDone`` after the response is skipped. When a request's session lookup fails on the lock
-  timeout, Undertow answers 500 and then looks the session up again after the response
-  (HttpServletResponseImpl.responseDone -> ServletContextImpl.updateSessionAccessTime): if that
-  second lookup gets the lock, its ``requestDone`` is skipped, so its transaction is never closed
-  and keeps the session's lock until the pod stops (ISPN000100 "N local transactions" at its stop
-  counts them). Without the subsystem Undertow closes it; the price is that SIGTERM's suspend no
-  longer waits for requests in flight.
+- ``non-transactional``: the cache with transaction mode NONE (loses updates; for comparison).
 
-Candidates combine with ``+`` (``no-request-controller+complete-timeout``).
+Candidates combine with ``+``: ``request-controller+complete-timeout-60s`` is what
+sessionstack-components 1.4.1 rendered.
 
 Run as root, with no node running (it starts and stops its own), under the cluster lock:
 
@@ -117,16 +107,16 @@ DIST = "/subsystem=infinispan/cache-container=web/distributed-cache=dist"
 FILE_STORE = f"{DIST}/store=file:add(passivation=true, purge=true)"
 STOP_TIMEOUT = f"{DIST}/component=transaction:write-attribute(name=stop-timeout, value=30000)"
 NON_TRANSACTIONAL = f"{DIST}/component=transaction:write-attribute(name=mode, value=NONE)"
-COMPLETE_TIMEOUT = f"{DIST}/component=transaction:write-attribute(name=complete-timeout, value=1000)"
-NO_REQUEST_CONTROLLER = ["/subsystem=request-controller:remove()", "/extension=org.wildfly.extension.request-controller:remove()"]
+DEFAULT_COMPLETE_TIMEOUT = f"{DIST}/component=transaction:undefine-attribute(name=complete-timeout)"
+REQUEST_CONTROLLER = ["/extension=org.wildfly.extension.request-controller:add()", "/subsystem=request-controller:add()"]
 CONFIGS: dict[str, list[str]] = {
     # name: jboss-cli lines added to the rendered batch
-    "rendered": [],  # no file store since sessionstack-components 1.1.0
-    "file-store": [FILE_STORE],  # WildFly 39's default, what sessionstack rendered before
+    "rendered": [],
+    "file-store": [FILE_STORE],  # WildFly 39's default, what sessionstack rendered before 1.1.0
+    "request-controller": REQUEST_CONTROLLER,  # WildFly's default, rendered up to 1.4.1
+    "complete-timeout-60s": [DEFAULT_COMPLETE_TIMEOUT],  # Infinispan's default, rendered up to 1.4.1
     "stop-timeout": [STOP_TIMEOUT],
     "non-transactional": [NON_TRANSACTIONAL],
-    "complete-timeout": [COMPLETE_TIMEOUT],
-    "no-request-controller": NO_REQUEST_CONTROLLER,
 }
 
 
