@@ -49,7 +49,8 @@ def test_rolling_restart_under_load_through_verify_loses_nothing(url: str, clust
     """The README's command, as a user runs it, with 100 sessions live during the whole rollout
     (each user thinks 1 s between requests; at 0.5 s, ~200 requests/s offered, the new pods
     booted in 100-160 s against 20-35 s on a quiet node and the test took 8.5 min of CI's time):
-    no session lost, no counter going back; failed requests only as the open hang's signature."""
+    no session lost, no counter going back; failed requests only as session-lock timeouts, and
+    only a few per session (no session stays locked)."""
     wait_for_ready_pods(cluster)
     names_before = {p["metadata"]["name"] for p in live_pods(cluster)}
     with kept_logs(cluster, NAMESPACE, WILDFLY, tmp_path / "wildfly-logs") as logs:
@@ -66,17 +67,23 @@ def test_rolling_restart_under_load_through_verify_loses_nothing(url: str, clust
     events = [e for r in report["regressed_sessions"] for e in r["events"]]
     repeated = [e for e in events if re.search(r"counter went from (\d+) to \1$", e)]
     print({k: report[k] for k in ("total_requests", "failed_requests", "rollout", "pods")}, f"repeated last counter: {len(repeated)}")
-    # Failed requests tolerated, and counted: only the signature of the open WildFly 39 hang (one
-    # session's write parked, its later requests time out or answer 500 after the 15 s lock
-    # wait; README, "three limits"), and only for a few sessions. A run on 2026-12-01 saw 30
-    # failed requests in 3 of 100 sessions, without the file store.
+    # Failed requests tolerated, and counted: only session-lock timeouts (HTTP 500 or a client
+    # timeout after the 15 s lock wait), a few per session. What remains after the fix of
+    # configure-infinispan.cli: a pod that joins mid-transaction may keep a stale copy of its lock
+    # for up to ~31 s (complete-timeout 1 s plus the reaper's 30 s round), so a session may fail
+    # two or three requests in a row, then goes on (README, "three limits"). Before the fix a
+    # second lookup's transaction could hold a session's lock until its pod stopped: 30 failed
+    # requests in 3 of 100 sessions on 2026-12-01.
     hung = {e["user"] for e in report["errors"] if e["error"].startswith(("timeout", "http 500"))}
     others = [e for e in report["errors"] if not e["error"].startswith(("timeout", "http 500"))]
-    print(f"failed requests: {report['failed_requests']} in {len(hung)} hung sessions")
+    per_session = {user: sum(e["user"] == user for e in report["errors"]) for user in hung}
+    print(f"failed requests: {report['failed_requests']} in {len(hung)} sessions {per_session}")
     if report["failed_requests"] or events:  # the hang's traces on the pods left (printed, shown when the test fails)
         print("threads parked in a session write, per pod left:",
               {p["metadata"]["name"]: parked_or_why(cluster, NAMESPACE, p["metadata"]["name"]) for p in live_pods(cluster)})
-    assert report["rollout"]["ok"] and not report["lost_sessions"] and not others and len(hung) <= 5 and report["failed_requests"] <= 100, json.dumps(report, indent=1)[:6000]
+    assert report["rollout"]["ok"] and not report["lost_sessions"] and not others, json.dumps(report, indent=1)[:6000]
+    assert report["failed_requests"] <= 9 and len(hung) <= 3 and all(n <= 3 for n in per_session.values()), \
+        json.dumps(report["errors"], indent=1)[:6000]
     # ...and only when the servers' logs show the hang's lock timeouts (anything else fails).
     assert not hung or lock_timeouts, f"{report['failed_requests']} failed requests without an ISPN000299 in any pod's log ({logs.directory})"
     # The one regression tolerated, and counted: a counter repeated once (the write a leaving pod
@@ -109,8 +116,9 @@ def test_a_pulumi_up_that_rolls_the_pods_logs_nobody_out(cluster_stack: Deployed
 
 def test_a_pod_deleted_gracefully_fails_no_request_and_loses_no_session(url: str, cluster: Cluster):
     """`kubectl delete pod`: the endpoint goes first (terminating, not ready), preStop holds the
-    pod while kube-proxy catches up, SIGTERM suspends it (in-flight requests finish) and it
-    leaves the cluster, handing its sessions over; the ReplicaSet starts a replacement."""
+    pod while kube-proxy catches up and its requests in flight finish (the request controller,
+    whose suspend would wait for them, is removed: configure-infinispan.cli), SIGTERM stops it and
+    it leaves the cluster, handing its sessions over; the ReplicaSet starts a replacement."""
     wait_for_ready_pods(cluster)
     victim = live_pods(cluster)[0]["metadata"]["name"]
     check = SessionCheck(url, sessions=40, concurrency=40, min_pods=2, timeout=20)
