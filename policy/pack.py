@@ -26,7 +26,10 @@ from pulumi_policy import EnforcementLevel, Policy, ResourceValidationPolicy, St
 from policy.alb import alb_target_group_stickiness
 from policy.jgroups import jgroups_advertises_pod_ip, kube_ping_needs_rbac
 from policy.store import elasticache_auth_and_tls, redis_password_from_secret, redis_replicas_need_failover, redis_stays_private
-from policy.sessions import session_affinity_is_not_failover, sessions_need_a_strategy, web_sessions_without_file_store
+from policy.sessions import (
+    session_affinity_is_not_failover, sessions_need_a_strategy, web_sessions_without_file_store,
+    web_sessions_without_request_controller,
+)
 from policy.workloads import ha_minimums, images_are_pinned, statefulset_headless_service
 
 PACK_NAME = "sessionstack-sessions"
@@ -36,7 +39,8 @@ CONFIG_DIR = PACK_DIR / "config"
 DEFAULT_ENFORCEMENT = EnforcementLevel.MANDATORY
 """The pack's level for every policy without its own (all but ALWAYS_ADVISORY)."""
 
-ALWAYS_ADVISORY = frozenset({"session-affinity-is-not-failover", "web-sessions-without-file-store", "redis-replicas-need-failover"})
+ALWAYS_ADVISORY = frozenset({"session-affinity-is-not-failover", "web-sessions-without-file-store",
+                             "web-sessions-without-request-controller", "redis-replicas-need-failover"})
 """Policies that are advisory by default (a config file can still raise them)."""
 
 
@@ -53,6 +57,7 @@ def build_policies() -> list[Policy]:
             sessions_need_a_strategy,
             session_affinity_is_not_failover,
             web_sessions_without_file_store,
+            web_sessions_without_request_controller,
             alb_target_group_stickiness,
             redis_password_from_secret,
             redis_stays_private,

@@ -5,9 +5,10 @@ lands on a pod that never saw the session, and the user is back at the login pag
 session replication (WildFly: a clustered ``-ha`` profile and a ``<distributable/>`` web app) or an
 external session store (Spring Session + Redis). Sticky sessions hide the loop but lose every
 session of a pod when it dies, is scaled down or is replaced by a rollout: that case is reported
-by the second, always-advisory rule. The third (advisory) looks at how a replicating WildFly keeps
-its sessions: WildFly 39's default web-session cache carries a passivating file store whose
-untimed waits can park a session write during a rebalance.
+by the second, always-advisory rule. The third and fourth (advisory) look at how a replicating
+WildFly keeps its sessions: WildFly 39's default web-session cache carries a passivating file store
+whose untimed waits can park a session write during a rebalance, and its request controller leaves
+the transaction of a session looked up again after a failed lookup open, with the session's lock.
 """
 
 from __future__ import annotations
@@ -203,4 +204,50 @@ web_sessions_without_file_store = StackValidationPolicy(
     validate=validate_web_file_store,
     enforcement_level=EnforcementLevel.ADVISORY,
     remediation_steps=FIX_FILE_STORE,
+)
+
+
+REQUEST_CONTROLLER_REMOVED = re.compile(r"/subsystem=request-controller:remove\(\)")
+FIX_REQUEST_CONTROLLER = (
+    "Fix: run the server without the request-controller subsystem, e.g. /subsystem=request-controller:remove() "
+    "and /extension=org.wildfly.extension.request-controller:remove() in a jboss-cli script run at boot "
+    "(sessionstack's WildflyCluster does), and give the pod a preStop delay long enough for its requests in flight: "
+    "the SIGTERM suspend no longer waits for them."
+)
+
+
+def keeps_request_controller(view: StackView, workload: Workload) -> bool:
+    """No mounted text of its WildFly containers removes the request-controller subsystem."""
+    for c in (c for c in workload.containers() if is_wildfly(c)):
+        for _, _, _, content in view.mounted_files(workload, c):
+            if isinstance(content, str) and REQUEST_CONTROLLER_REMOVED.search(content):
+                return False
+    return True
+
+
+def validate_request_controller(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    view = StackView(Resource.from_policy_resource(r) for r in args.resources)
+    replicated = [f for f in session_findings(view) if f.strategy.name == "replicated"
+                  and any(is_wildfly(c) for c in f.workload.containers())]
+    if not replicated:
+        args.not_applicable("no WildFly workload replicates sessions over several pods")
+        return
+    for finding in replicated:
+        if keeps_request_controller(view, finding.workload):
+            report_violation(
+                f"{finding.workload.describe()} ({finding.scale_text}) replicates sessions with WildFly's request "
+                "controller: in WildFly 39 a session whose lookup failed on the lock wait is looked up again after the "
+                "500 answer, and when that lookup gets the lock its transaction is never closed, so the session answers "
+                "HTTP 500 (ISPN000299, lock held) until the pod stops (bench/session_hangs.py on the cluster: 15 such "
+                f"transactions in one 16-minute run of rolling restarts, each counted at its pod's stop). {FIX_REQUEST_CONTROLLER}",
+                finding.workload.urn,
+            )
+
+
+web_sessions_without_request_controller = StackValidationPolicy(
+    name="web-sessions-without-request-controller",
+    description="A replicating WildFly runs without the request controller, which leaves a session's lock held after a failed lookup.",
+    validate=validate_request_controller,
+    enforcement_level=EnforcementLevel.ADVISORY,
+    remediation_steps=FIX_REQUEST_CONTROLLER,
 )

@@ -34,7 +34,9 @@ EXPECTED: dict[str, tuple[set[str], list[str]]] = {
     "instance_target_group": ({"alb-target-group-stickiness"}, ["targetType 'instance'", "pins a node, not a pod"]),
     "elasticache_plaintext": ({"elasticache-auth-and-tls"}, ["transitEncryptionEnabled", "no authToken"]),
     "single_wildfly_without_pdb": ({"ha-minimums"}, ["replicas 1 (< 2)", "no PodDisruptionBudget"]),
-    "wildfly_default_web_cache": ({"web-sessions-without-file-store"}, ["passivating file store", "ISPN000299"]),
+    "wildfly_default_web_cache": ({"web-sessions-without-file-store", "web-sessions-without-request-controller"},
+                                  ["passivating file store", "ISPN000299", "request controller"]),
+    "wildfly_request_controller": ({"web-sessions-without-request-controller"}, ["request controller", "never closed"]),
     "ok": (set(), []),
 }
 
@@ -49,8 +51,9 @@ OWNER = {
     "elasticache_plaintext": "ReplicationGroup::sessions",
     "single_wildfly_without_pdb": "Deployment::was-deployment",
     "wildfly_default_web_cache": "Deployment::was-deployment",
+    "wildfly_request_controller": "Deployment::was-deployment",
 }
-ALWAYS_ADVISORY = {"web-sessions-without-file-store", "redis-replicas-need-failover"}
+ALWAYS_ADVISORY = {"web-sessions-without-file-store", "web-sessions-without-request-controller", "redis-replicas-need-failover"}
 """Rules that stay advisory on eks too (policy/config/eks.json)."""
 
 

@@ -8,7 +8,10 @@ import pytest
 from sessionstack import wildfly_config as wc
 from sessionstack.wildfly_config import DEMO_APP_DIR, SessionBackend, demo_app_configmap_data, demo_app_items, server_args
 from policy.alb import alb_target_group_stickiness
-from policy.sessions import session_affinity_is_not_failover, sessions_need_a_strategy, web_sessions_without_file_store
+from policy.sessions import (
+    session_affinity_is_not_failover, sessions_need_a_strategy, web_sessions_without_file_store,
+    web_sessions_without_request_controller,
+)
 from policy_args import (
     TARGET_GROUP,
     UNKNOWN,
@@ -343,3 +346,36 @@ def test_workloads_that_do_not_replicate_with_wildfly_are_not_applicable():
     env = [{"name": "SPRING_DATA_REDIS_HOST", "value": "redis.shop.svc"}]
     items = [k8s(spring_app(env=env)), k8s(service("shop", {"app": "shop"}))]
     assert file_store(items).not_applicable
+
+
+# --------------------------------------------------------------------------------------------
+# web-sessions-without-request-controller
+# --------------------------------------------------------------------------------------------
+
+
+def request_controller(items):
+    return check(web_sessions_without_request_controller, stack_args(items))
+
+
+def test_a_replicating_wildfly_with_the_request_controller_is_told_why_a_session_can_stay_locked():
+    outcome = request_controller(wildfly_cluster(annotations={STRATEGY: "replicated"}))
+    assert len(outcome.violations) == 1
+    assert "request controller" in outcome.text and "ISPN000299" in outcome.text
+    assert "/subsystem=request-controller:remove()" in outcome.text and "preStop" in outcome.text
+    assert web_sessions_without_request_controller.enforcement_level.value == "advisory"
+
+
+def test_the_script_wildflycluster_mounts_passes():
+    script = wc.configure_cli(wc.Discovery.KUBE_PING, SessionBackend.INFINISPAN)
+    outcome = request_controller(with_boot_script(wildfly_cluster(annotations={STRATEGY: "replicated"}), script))
+    assert outcome.violations == [] and outcome.not_applicable is None
+
+
+def test_a_script_that_only_removes_the_file_store_is_still_told():
+    script = "/subsystem=infinispan/cache-container=web/distributed-cache=dist/store=file:remove()"
+    assert len(request_controller(with_boot_script(wildfly_cluster(annotations={STRATEGY: "replicated"}), script)).violations) == 1
+
+
+def test_sessions_kept_elsewhere_are_not_its_business():
+    outcome = request_controller(wildfly_cluster(annotations={STRATEGY: "external-store"}))
+    assert outcome.violations == [] and outcome.not_applicable

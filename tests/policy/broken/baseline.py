@@ -17,12 +17,16 @@ NAMESPACE = "shop"
 WILDFLY_IMAGE = "quay.io/wildfly/wildfly:39.0.1.Final-jdk21"
 REDIS_IMAGE = "redis:8.2.2-bookworm"
 HA_ARGS = ["-c", "standalone-ha.xml", "-b=$(POD_IP)", "-bprivate=$(POD_IP)"]
-BOOT_SCRIPT = (
-    "embed-server --server-config=standalone-ha.xml\nbatch\n"
-    "/subsystem=infinispan/cache-container=web/distributed-cache=dist/store=file:remove()\n"
-    "run-batch\nstop-embedded-server\n"
+FILE_STORE_REMOVAL = "/subsystem=infinispan/cache-container=web/distributed-cache=dist/store=file:remove()\n"
+REQUEST_CONTROLLER_REMOVAL = (
+    "/subsystem=request-controller:remove()\n/extension=org.wildfly.extension.request-controller:remove()\n"
 )
-"""The boot script's line that matters here: no passivating file store in the web-session cache."""
+BOOT_SCRIPT = (
+    "embed-server --server-config=standalone-ha.xml\nbatch\n" + FILE_STORE_REMOVAL + REQUEST_CONTROLLER_REMOVAL
+    + "run-batch\nstop-embedded-server\n"
+)
+"""The boot script's lines that matter here: no passivating file store in the web-session cache,
+no request controller."""
 WEB_XML = (
     '<web-app xmlns="https://jakarta.ee/xml/ns/jakartaee" version="6.0">\n'
     "  <distributable/>\n"
@@ -43,7 +47,7 @@ def wildfly_cluster(
     rbac: str = "role",
     replicas: int = 3,
     pdb: bool = True,
-    boot_script: bool = True,
+    boot_script: str | None = BOOT_SCRIPT,
 ) -> k8s.core.v1.Service:
     """WildFly HA with KUBE_PING, a replicated demo app, probes, PDB and a ClusterIP Service."""
     labels = {"app.kubernetes.io/name": "wildfly", "app.kubernetes.io/instance": name}
@@ -82,7 +86,7 @@ def wildfly_cluster(
         )
     ]
     if boot_script:
-        scripts = k8s.core.v1.ConfigMap(f"{name}-scripts", metadata=meta(f"{name}-scripts"), data={"configure.cli": BOOT_SCRIPT})
+        scripts = k8s.core.v1.ConfigMap(f"{name}-scripts", metadata=meta(f"{name}-scripts"), data={"configure.cli": boot_script})
         mounts.append(k8s.core.v1.VolumeMountArgs(name="scripts", mount_path="/opt/scripts", read_only=True))
         volumes.append(k8s.core.v1.VolumeArgs(name="scripts", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=scripts.metadata.name)))
     container = k8s.core.v1.ContainerArgs(
