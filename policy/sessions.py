@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Callable
 from pulumi_policy import EnforcementLevel, ReportViolation, StackValidationArgs, StackValidationPolicy
 
 from policy.exposure import Exposure, exposures, scale, session_holding, store_env, web_xml_distributable
@@ -159,6 +160,29 @@ session_affinity_is_not_failover = StackValidationPolicy(
 
 
 
+def boot_scripts_say(view: StackView, workload: Workload, says: Callable[[str], bool]) -> bool:
+    """Some text mounted into the workload's WildFly containers (a jboss-cli script run at boot)
+    ``says`` so."""
+    return any(isinstance(content, str) and says(content)
+               for c in workload.containers() if is_wildfly(c)
+               for _, _, _, content in view.mounted_files(workload, c))
+
+
+def report_replicating_wildflys(args: StackValidationArgs, report_violation: ReportViolation,
+                                fixed: Callable[[str], bool], problem: Callable[[Finding], str]) -> None:
+    """Reports ``problem`` for every WildFly workload that replicates sessions over several pods
+    and whose boot scripts do not say they ``fixed`` it."""
+    view = StackView(Resource.from_policy_resource(r) for r in args.resources)
+    replicated = [f for f in session_findings(view) if f.strategy.name == "replicated"
+                  and any(is_wildfly(c) for c in f.workload.containers())]
+    if not replicated:
+        args.not_applicable("no WildFly workload replicates sessions over several pods")
+        return
+    for finding in replicated:
+        if not boot_scripts_say(view, finding.workload, fixed):
+            report_violation(f"{finding.workload.describe()} ({finding.scale_text}) {problem(finding)}", finding.workload.urn)
+
+
 FILE_STORE_REMOVED = re.compile(r"cache-container=web/distributed-cache=[^/\s]+/store=file:remove\(\)")
 FIX_FILE_STORE = (
     "Fix: remove the store in the server's configuration, e.g. "
@@ -169,33 +193,16 @@ FIX_FILE_STORE = (
 )
 
 
-def keeps_web_file_store(view: StackView, workload: Workload) -> bool:
-    """No mounted text of its WildFly containers removes the web-session file store or sets
-    max-active-sessions: the server runs WildFly's default cache, file store included."""
-    for c in (c for c in workload.containers() if is_wildfly(c)):
-        for _, _, _, content in view.mounted_files(workload, c):
-            if isinstance(content, str) and (FILE_STORE_REMOVED.search(content) or "max-active-sessions" in content):
-                return False
-    return True
-
-
 def validate_web_file_store(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    view = StackView(Resource.from_policy_resource(r) for r in args.resources)
-    replicated = [f for f in session_findings(view) if f.strategy.name == "replicated"
-                  and any(is_wildfly(c) for c in f.workload.containers())]
-    if not replicated:
-        args.not_applicable("no WildFly workload replicates sessions over several pods")
-        return
-    for finding in replicated:
-        if keeps_web_file_store(view, finding.workload):
-            report_violation(
-                f"{finding.workload.describe()} ({finding.scale_text}) replicates sessions with WildFly's default "
-                "web-session cache, which keeps a passivating file store: in WildFly 39 (Infinispan 16.0.5) its "
-                "untimed waits can park a session write during a rebalance, and that session then answers HTTP 500 "
-                "(ISPN000299, lock held) until the pod stops (bench/session_hangs.py: 23 lock timeouts in 10 minutes "
-                f"with the store, 0 without). {FIX_FILE_STORE}",
-                finding.workload.urn,
-            )
+    """The server runs WildFly's default web-session cache, file store included, unless a boot
+    script removes the store or sets max-active-sessions."""
+    report_replicating_wildflys(
+        args, report_violation,
+        lambda text: bool(FILE_STORE_REMOVED.search(text)) or "max-active-sessions" in text,
+        lambda _: "replicates sessions with WildFly's default web-session cache, which keeps a passivating file store: "
+                  "in WildFly 39 (Infinispan 16.0.5) its untimed waits can park a session write during a rebalance, and "
+                  "that session then answers HTTP 500 (ISPN000299, lock held) until the pod stops (bench/session_hangs.py: "
+                  f"23 lock timeouts in 10 minutes with the store, 0 without). {FIX_FILE_STORE}")
 
 
 web_sessions_without_file_store = StackValidationPolicy(
@@ -216,32 +223,15 @@ FIX_REQUEST_CONTROLLER = (
 )
 
 
-def keeps_request_controller(view: StackView, workload: Workload) -> bool:
-    """No mounted text of its WildFly containers removes the request-controller subsystem."""
-    for c in (c for c in workload.containers() if is_wildfly(c)):
-        for _, _, _, content in view.mounted_files(workload, c):
-            if isinstance(content, str) and REQUEST_CONTROLLER_REMOVED.search(content):
-                return False
-    return True
-
-
 def validate_request_controller(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    view = StackView(Resource.from_policy_resource(r) for r in args.resources)
-    replicated = [f for f in session_findings(view) if f.strategy.name == "replicated"
-                  and any(is_wildfly(c) for c in f.workload.containers())]
-    if not replicated:
-        args.not_applicable("no WildFly workload replicates sessions over several pods")
-        return
-    for finding in replicated:
-        if keeps_request_controller(view, finding.workload):
-            report_violation(
-                f"{finding.workload.describe()} ({finding.scale_text}) replicates sessions with WildFly's request "
-                "controller: in WildFly 39 a session whose lookup failed on the lock wait is looked up again after the "
-                "500 answer, and when that lookup gets the lock its transaction is never closed, so the session answers "
-                "HTTP 500 (ISPN000299, lock held) until the pod stops (bench/session_hangs.py on the cluster: 15 such "
-                f"transactions in one 16-minute run of rolling restarts, each counted at its pod's stop). {FIX_REQUEST_CONTROLLER}",
-                finding.workload.urn,
-            )
+    """The server keeps WildFly's request controller unless a boot script removes it."""
+    report_replicating_wildflys(
+        args, report_violation, lambda text: bool(REQUEST_CONTROLLER_REMOVED.search(text)),
+        lambda _: "replicates sessions with WildFly's request controller: in WildFly 39 a session whose lookup failed on "
+                  "the lock wait is looked up again after the 500 answer, and when that lookup gets the lock its transaction "
+                  "is never closed, so the session answers HTTP 500 (ISPN000299, lock held) until the pod stops "
+                  "(bench/session_hangs.py on the cluster: 15 such transactions in one 16-minute run of rolling restarts, "
+                  f"each counted at its pod's stop). {FIX_REQUEST_CONTROLLER}")
 
 
 web_sessions_without_request_controller = StackValidationPolicy(
