@@ -27,6 +27,7 @@ from thread_dumps import session_write_stacks, thread_dump
 from sessionstack import wildfly_config as wc
 
 _NAMED = re.compile(r"^(?:\[[^\]]*\] )?(\S+Z) .*?Lock is held by GlobalTransaction\{id=(\d+), addr=([^,]+)", re.MULTILINE)
+_STOPPED_WITH = re.compile(r"ISPN000100: Stopping, but there are (\d+) local transactions and (\d+) remote transactions")
 
 
 def namings(texts) -> dict[tuple[str, str], list[float]]:
@@ -41,6 +42,16 @@ def namings(texts) -> dict[tuple[str, str], list[float]]:
 def lock_holders(texts) -> set[tuple[str, str]]:
     """(transaction id, node) of every transaction the logs name as holding a session lock."""
     return set(namings(texts))
+
+
+def unfinished_at_stop(texts) -> dict[str, int]:
+    """What the pods' cache stops found unfinished (``ISPN000100``, logged after the stop-timeout):
+    ``stops`` that logged it, ``local`` transactions (started on the stopping pod: its requests
+    had drained by then, so these are transactions nobody closes, each keeping its session's lock
+    until the pod goes) and ``remote`` ones (other pods' transactions in flight with a copy on it;
+    the load goes on while a pod stops). Pods still running have not logged it."""
+    found = [m.groups() for text in texts for m in _STOPPED_WITH.finditer(text)]
+    return {"stops": len(found), "local": sum(int(local) for local, _ in found), "remote": sum(int(remote) for _, remote in found)}
 
 
 @dataclass

@@ -29,7 +29,10 @@ Measured per phase: requests, failed requests, and which of them are session-loc
 tests/cluster/pod_logs.kept_logs, pods that are gone included); lock holders (distinct
 transactions the logs name as holding a lock a request timed out on); per affected session the
 outage (first failed request to next good answer; sessions still failing when the load stops are
-retried for up to 200 s); lost sessions and counter regressions; while the load runs, thread
+retried for up to 200 s); lost sessions and counter regressions; the good answers' time
+(p50, p99, max: a lock wait that ends in time is an answer, but a slow one); local
+transactions a pod's cache stop found unfinished (``ISPN000100``; its requests had drained, so
+nobody closes them: "open" in the table), remote ones beside them; while the load runs, thread
 dumps of every pod as soon as a log names a new lock-holding transaction, then of its pod again
 while the logs keep naming it (bench/holders_watch.py; kept under ``--keep`` with every pod's log),
 and per holder when the logs named it first and last; with ``--evict-holders-after S``, the
@@ -85,7 +88,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "cluster"), str(ROOT / "bench")]
 from own_cluster import deployed_stack, own_node  # noqa: E402
 from deployments import NAMESPACE, router_namespace  # noqa: E402
 from kube import Cluster, node_port  # noqa: E402
-from holders_watch import HoldersWatch, holder_timelines, lock_holders  # noqa: E402
+from holders_watch import HoldersWatch, holder_timelines, lock_holders, unfinished_at_stop  # noqa: E402
 from pod_logs import kept_logs  # noqa: E402
 from router import Router, ready_endpoints  # noqa: E402
 from session_traffic import SessionLoad, session_lock_timeouts  # noqa: E402
@@ -250,6 +253,8 @@ def measured(load: SessionLoad, logs: dict[str, str], still_failing: list[str]) 
         "sessions_hit": len(st.outages_s) + len(still_failing),
         "outages_s": sorted(round(v, 1) for v in st.outages_s.values()),
         "still_failing": still_failing, "lost_sessions": len(st.lost_sessions), "regressions": st.regressions,
+        "answer_ms": {"p50": round(st.percentile(50), 1), "p99": round(st.percentile(99), 1),
+                      "max": round(max(st.latencies_ms, default=float("nan")), 1)},
         "events": [what for _, _, what in st.events if not what.startswith("failed")][:20],
     }
 
@@ -293,7 +298,7 @@ def run(cluster: Cluster, rendered_configmap: str, name: str, routing: str, args
         "floor": {"seconds": floor_info["load_seconds"], **measured(floor_load, logs, floor_failing)},
         "rollouts": {**info, **measured(load, logs, failing)},
         "lock_holders": len(holders), "holders": holder_timelines(logs.values(), watched), "holder_dumps": watched,
-        "hung_session_writes": hung, "pods_logged": len(logs),
+        "unfinished_at_stop": unfinished_at_stop(logs.values()), "hung_session_writes": hung, "pods_logged": len(logs),
     }
 
 
@@ -352,7 +357,7 @@ def report(command: str, runs: list[dict], names: list[str], routings: list[str]
         return
     print(f"command: {command}  (wall {wall_s / 60:.1f} min)")
     print(f"{'configuration':<18} {'routing':<12} {'phase':<9} {'min':>5} {'repl':>4} {'requests':>9} {'failed':>6} "
-          f"{'lock t/o':>8} {'hit':>4} {'lost':>4} {'regr':>4} {'stuck':>5}")
+          f"{'lock t/o':>8} {'hit':>4} {'lost':>4} {'regr':>4} {'max s':>5} {'stuck':>5} {'open':>4}")
     for name in names:
         for routing in routings:
             for r in (r for r in runs if r["config"] == name and r["routing"] == routing):
@@ -361,16 +366,20 @@ def report(command: str, runs: list[dict], names: list[str], routings: list[str]
                     seconds = m.get("seconds") if p == "floor" else m["load_seconds"]
                     print(f"{name:<18} {routing:<12} {p:<9} {seconds / 60:>5.1f} {m.get('replacements', 0):>4} {m['requests']:>9} "
                           f"{m['failed']:>6} {m['lock_timeout_failures']:>8} {m['sessions_hit']:>4} {m['lost_sessions']:>4} "
-                          f"{m['regressions']:>4} {stuck_total(r['hung_session_writes']) if p == 'rollouts' else '':>5}")
+                          f"{m['regressions']:>4} {m['answer_ms']['max'] / 1000:>5.1f} "
+                          f"{stuck_total(r['hung_session_writes']) if p == 'rollouts' else '':>5} "
+                          f"{r['unfinished_at_stop']['local'] if p == 'rollouts' else '':>4}")
 
 
 def line(r: dict) -> str:
     """One run, as it finishes."""
-    f, o = r["floor"], r["rollouts"]
+    f, o, a, u = r["floor"], r["rollouts"], r["rollouts"]["answer_ms"], r["unfinished_at_stop"]
     return (f"round {r['round']} {r['config']} {r['routing']}: floor {f['requests']} requests, {f['failed']} failed "
             f"(lock timeouts {f['lock_timeout_failures']}); rollouts {o['rollouts']} ({o['replacements']} replacements, "
             f"{o['load_seconds']} s), {o['requests']} requests, {o['failed']} failed (lock timeouts {o['lock_timeout_failures']}, "
             f"other {o['other_failed']}; outages {o['outages_s']}), lost {o['lost_sessions']}, regressions {o['regressions']}, "
+            f"good answers p50/p99/max {a['p50']}/{a['p99']}/{a['max']} ms, unfinished at stop {u['local']} local and "
+            f"{u['remote']} remote transactions ({u['stops']} stops), "
             f"lock holders {r['lock_holders']} {r['holders']} (dumps {r['holder_dumps']}), stuck writes {r['hung_session_writes']}, still failing {o['still_failing']}"
             + "".join(f"; {phase} events {r[phase]['events']}" for phase in ("floor", "rollouts") if r[phase]["events"])
             + "".join(f"; {phase} other failures {r[phase]['other_failures'][:5]}" for phase in ("floor", "rollouts")

@@ -9,7 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT / "tests" / "cluster"), str(ROOT / "bench")]
 
-from holders_watch import holder_timelines, lock_holders, namings  # noqa: E402
+from holders_watch import holder_timelines, lock_holders, namings, unfinished_at_stop  # noqa: E402
 
 HELD = ("[pod/wildfly-a/wildfly] {stamp} \x1b[0m11:29:15,848 ERROR [org.infinispan] ISPN000299: Unable to acquire "
         "lock after 15 seconds for key SessionMetaDataKey(x) and requestor GlobalTransaction{{id=16463, "
@@ -43,3 +43,17 @@ def test_timeline_says_how_long_after_the_deletion_the_holder_was_still_named():
     # not deleted: no such figure
     (watched,) = holder_timelines([text], [{"transaction": "2410", "node": node, "evicted_at": None}])
     assert watched["evicted_at"] is None and "named_after_delete_s" not in watched
+
+
+STOPPED = ("[pod/{pod}/wildfly] 2026-12-03T14:45:43.947422670Z \x1b[0m\x1b[33m14:45:43,945 WARN  "
+           "[org.infinispan.transaction.impl.TransactionTable] (ServerService Thread Pool -- 97) ISPN000100: "
+           "Stopping, but there are {local} local transactions and {remote} remote transactions that did not "
+           "finish in time.\n")
+
+
+def test_unfinished_at_stop_adds_up_every_stop_that_logged_it():
+    texts = [STOPPED.format(pod="wildfly-a", local=0, remote=15),
+             STOPPED.format(pod="wildfly-b", local=2, remote=9) + STOPPED.format(pod="wildfly-b", local=1, remote=0),
+             "a pod that is still running\n"]
+    assert unfinished_at_stop(texts) == {"stops": 3, "local": 3, "remote": 24}
+    assert unfinished_at_stop([]) == {"stops": 0, "local": 0, "remote": 0}
