@@ -57,6 +57,8 @@ the Deployment's ``scripts`` volume patched to it (this rolls the pods; not a pr
 - ``complete-timeout-60s``: the transaction ``complete-timeout`` back at its default, 60 s;
 - ``stop-timeout``: the transaction ``stop-timeout`` raised from 10 s to 30 s;
 - ``non-transactional``: the cache with transaction mode NONE (loses updates; for comparison).
+- ``replicated``: the web-session cache replicated to every pod instead of distributed, its
+  ``complete-timeout`` at the default 60 s (REPLICATED says why).
 
 Candidates combine with ``+``: ``request-controller+complete-timeout-60s`` is what
 sessionstack-components 1.4.1 rendered.
@@ -112,6 +114,13 @@ STOP_TIMEOUT = f"{DIST}/component=transaction:write-attribute(name=stop-timeout,
 NON_TRANSACTIONAL = f"{DIST}/component=transaction:write-attribute(name=mode, value=NONE)"
 DEFAULT_COMPLETE_TIMEOUT = f"{DIST}/component=transaction:undefine-attribute(name=complete-timeout)"
 REQUEST_CONTROLLER = ["/extension=org.wildfly.extension.request-controller:add()", "/subsystem=request-controller:add()"]
+REPL = "/subsystem=infinispan/cache-container=web/replicated-cache=dist"
+REPLICATED = [f"{DIST}:remove()", f"{REPL}:add()", f"{REPL}/component=locking:add(isolation=REPEATABLE_READ)",
+              f"{REPL}/component=transaction:add(mode=BATCH)", f"{REPL}/component=expiration:add(interval=0)"]
+"""The web-session cache as a replicated cache under the same name (so the container's default),
+with WildFly's other settings for it (no store, complete-timeout back at 60 s). Infinispan sends a
+replicated cache's completion message to every member, a distributed one's only to the owners of
+the keys the transaction wrote and the nodes it locked on."""
 CONFIGS: dict[str, list[str]] = {
     # name: jboss-cli lines added to the rendered batch
     "rendered": [],
@@ -120,6 +129,7 @@ CONFIGS: dict[str, list[str]] = {
     "complete-timeout-60s": [DEFAULT_COMPLETE_TIMEOUT],  # Infinispan's default, rendered up to 1.4.1
     "stop-timeout": [STOP_TIMEOUT],
     "non-transactional": [NON_TRANSACTIONAL],
+    "replicated": REPLICATED,
 }
 
 
