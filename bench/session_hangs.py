@@ -183,23 +183,33 @@ def apply_config(cluster: Cluster, rendered_configmap: str, name: str) -> None:
     patch = cpu + ([{"op": "replace", "path": f"/spec/template/spec/volumes/{index}/configMap/name", "value": target}]
                    if current != target else [])
     if patch:
-        setup_roll(cluster, patch, one_down=bool(cpu))
+        setup_roll(cluster, patch, one_down=bool(cpu), recreate=replicated(cluster, current) != replicated(cluster, target))
     wait_settled(cluster)
 
 
-def setup_roll(cluster: Cluster, patch: list[dict], one_down: bool) -> None:
+def replicated(cluster: Cluster, configmap: str) -> bool:
+    """Whether that scripts ConfigMap makes the web-session cache a replicated one."""
+    return f"{REPL}:add(" in cluster.get("configmap", "-n", NAMESPACE, configmap)["data"]["configure.cli"]
+
+
+def setup_roll(cluster: Cluster, patch: list[dict], one_down: bool, recreate: bool = False) -> None:
     """Apply ``patch`` and wait for the roll (no load yet). ``one_down``: the old pods still request
     the rendered CPU, so no surge pod fits beside them: this one roll replaces a pod before starting
-    its successor (maxUnavailable 1), then the rendered strategy is put back for the measured
-    rollouts."""
+    its successor (maxUnavailable 1). ``recreate``: the cache changes between distributed and
+    replicated, under the same name, which the pods of one cluster must agree on (rolled one by
+    one, the first replicated pod never got ready: the rollout exceeded its progress deadline), so
+    every pod goes before the new ones start. Then
+    the rendered strategy is put back for the measured rollouts."""
     strategy = cluster.get("deployment", "-n", NAMESPACE, DEPLOYMENT)["spec"]["strategy"]
-    if one_down:
+    if recreate:
+        patch = patch + [{"op": "replace", "path": "/spec/strategy", "value": {"type": "Recreate"}}]
+    elif one_down:
         patch = patch + [{"op": "replace", "path": "/spec/strategy/rollingUpdate/maxUnavailable", "value": 1}]
     cluster.kubectl("patch", "deployment", DEPLOYMENT, "-n", NAMESPACE, "--type=json", "-p", json.dumps(patch))
     try:
         rollout_status(cluster)
     finally:
-        if one_down:
+        if one_down or recreate:
             back = [{"op": "replace", "path": "/spec/strategy", "value": strategy}]
             cluster.kubectl("patch", "deployment", DEPLOYMENT, "-n", NAMESPACE, "--type=json", "-p", json.dumps(back))
 

@@ -146,7 +146,7 @@ def test_start_script_is_valid_bash_and_uses_jboss_home_and_container_args():
     subprocess.run(["bash", "-n"], input=script, text=True, check=True)
     assert '"$JBOSS_HOME/bin/jboss-cli.sh"' in script
     assert re.search(r'^exec "\$JBOSS_HOME/bin/standalone.sh" "\$@"', script, re.M)
-    assert f"-Dorg.wildfly.sigterm.suspend.timeout=$SUSPEND_TIMEOUT_SECONDS" in script
+    assert "-Dorg.wildfly.sigterm.suspend.timeout=$SUSPEND_TIMEOUT_SECONDS" in script
     assert f'SUSPEND_TIMEOUT_SECONDS:-{wc.SUSPEND_TIMEOUT_SECONDS}' in script
     assert '"-Djboss.node.name=$NODE_NAME"' in script
     assert "session-demo.war.dodeploy" in script
