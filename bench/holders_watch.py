@@ -11,6 +11,9 @@ means a transaction nobody is completing.
 With ``evict_after_s``, the holder's pod is deleted once the logs have named the transaction for
 that long: the README's runbook, measured. :func:`holder_timelines` then says, per holder, when
 the logs named it first and last, and how long after its pod's deletion they still named it.
+
+Beside them, what the logs say of transactions that never finished: :func:`unfinished_at_stop`
+(what the pods' cache stops found) and :func:`logged_errors` (commands refused, commits failed).
 """
 
 from __future__ import annotations
@@ -52,6 +55,19 @@ def unfinished_at_stop(texts) -> dict[str, int]:
     the load goes on while a pod stops). Pods still running have not logged it."""
     found = [m.groups() for text in texts for m in _STOPPED_WITH.finditer(text)]
     return {"stops": len(found), "local": sum(int(local) for local, _ in found), "remote": sum(int(remote) for _, remote in found)}
+
+
+INFINISPAN_ERRORS = {
+    "ISPN000482": "a transaction's command refused as of a completed transaction",
+    "ISPN000097": "a one-phase commit that failed (after the answer: the write is lost)",
+}
+
+
+def logged_errors(texts) -> dict[str, int]:
+    """How many lines of the pods' logs carry each code of INFINISPAN_ERRORS (a stack trace
+    repeats the code in its "Caused by" lines, so these are lines, not events)."""
+    lines = [line for text in texts for line in text.splitlines()]
+    return {code: sum(code in line for line in lines) for code in INFINISPAN_ERRORS}
 
 
 @dataclass

@@ -32,7 +32,9 @@ outage (first failed request to next good answer; sessions still failing when th
 retried for up to 200 s); lost sessions and counter regressions; the good answers' time
 (p50, p99, max: a lock wait that ends in time is an answer, but a slow one); local
 transactions a pod's cache stop found unfinished (``ISPN000100``; its requests had drained, so
-nobody closes them: "open" in the table), remote ones beside them; while the load runs, thread
+nobody closes them: "open" in the table), remote ones beside them; the log lines with
+``ISPN000482`` (a command refused as of a completed transaction) and ``ISPN000097`` (a commit
+that failed after the answer: a lost write); while the load runs, thread
 dumps of every pod as soon as a log names a new lock-holding transaction, then of its pod again
 while the logs keep naming it (bench/holders_watch.py; kept under ``--keep`` with every pod's log),
 and per holder when the logs named it first and last; with ``--evict-holders-after S``, the
@@ -55,6 +57,8 @@ the Deployment's ``scripts`` volume patched to it (this rolls the pods; not a pr
 - ``file-store``: the web-session cache with WildFly 39's default passivating file store put back;
 - ``request-controller``: the request-controller subsystem put back (WildFly's default);
 - ``complete-timeout-60s``: the transaction ``complete-timeout`` back at its default, 60 s;
+- ``complete-timeout-20s``: ``complete-timeout`` 20 s, more than a session lock wait (15 s) plus
+  its commit: fewer transactions taken for completed ones (``ISPN000482``), stale copies 20-50 s;
 - ``stop-timeout``: the transaction ``stop-timeout`` raised from 10 s to 30 s;
 - ``non-transactional``: the cache with transaction mode NONE (loses updates; for comparison).
 - ``replicated``: the web-session cache replicated to every pod instead of distributed, its
@@ -90,7 +94,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "cluster"), str(ROOT / "bench")]
 from own_cluster import deployed_stack, own_node  # noqa: E402
 from deployments import NAMESPACE, router_namespace  # noqa: E402
 from kube import Cluster, node_port  # noqa: E402
-from holders_watch import HoldersWatch, holder_timelines, lock_holders, unfinished_at_stop  # noqa: E402
+from holders_watch import HoldersWatch, holder_timelines, lock_holders, logged_errors, unfinished_at_stop  # noqa: E402
 from pod_logs import kept_logs  # noqa: E402
 from router import Router, ready_endpoints  # noqa: E402
 from session_traffic import SessionLoad, session_lock_timeouts  # noqa: E402
@@ -113,6 +117,7 @@ FILE_STORE = f"{DIST}/store=file:add(passivation=true, purge=true)"
 STOP_TIMEOUT = f"{DIST}/component=transaction:write-attribute(name=stop-timeout, value=30000)"
 NON_TRANSACTIONAL = f"{DIST}/component=transaction:write-attribute(name=mode, value=NONE)"
 DEFAULT_COMPLETE_TIMEOUT = f"{DIST}/component=transaction:undefine-attribute(name=complete-timeout)"
+COMPLETE_TIMEOUT_20S = f"{DIST}/component=transaction:write-attribute(name=complete-timeout, value=20000)"
 REQUEST_CONTROLLER = ["/extension=org.wildfly.extension.request-controller:add()", "/subsystem=request-controller:add()"]
 REPL = "/subsystem=infinispan/cache-container=web/replicated-cache=dist"
 REPLICATED = [f"{DIST}:remove()", f"{REPL}:add()", f"{REPL}/component=locking:add(isolation=REPEATABLE_READ)",
@@ -127,6 +132,7 @@ CONFIGS: dict[str, list[str]] = {
     "file-store": [FILE_STORE],  # WildFly 39's default, what sessionstack rendered before 1.1.0
     "request-controller": REQUEST_CONTROLLER,  # WildFly's default, rendered up to 1.4.1
     "complete-timeout-60s": [DEFAULT_COMPLETE_TIMEOUT],  # Infinispan's default, rendered up to 1.4.1
+    "complete-timeout-20s": [COMPLETE_TIMEOUT_20S],  # longer than a lock wait (15 s) plus a commit
     "stop-timeout": [STOP_TIMEOUT],
     "non-transactional": [NON_TRANSACTIONAL],
     "replicated": REPLICATED,
@@ -318,7 +324,8 @@ def run(cluster: Cluster, rendered_configmap: str, name: str, routing: str, args
         "floor": {"seconds": floor_info["load_seconds"], **measured(floor_load, logs, floor_failing)},
         "rollouts": {**info, **measured(load, logs, failing)},
         "lock_holders": len(holders), "holders": holder_timelines(logs.values(), watched), "holder_dumps": watched,
-        "unfinished_at_stop": unfinished_at_stop(logs.values()), "hung_session_writes": hung, "pods_logged": len(logs),
+        "unfinished_at_stop": unfinished_at_stop(logs.values()), "logged_errors": logged_errors(logs.values()),
+        "hung_session_writes": hung, "pods_logged": len(logs),
     }
 
 
@@ -399,7 +406,7 @@ def line(r: dict) -> str:
             f"{o['load_seconds']} s), {o['requests']} requests, {o['failed']} failed (lock timeouts {o['lock_timeout_failures']}, "
             f"other {o['other_failed']}; outages {o['outages_s']}), lost {o['lost_sessions']}, regressions {o['regressions']}, "
             f"good answers p50/p99/max {a['p50']}/{a['p99']}/{a['max']} ms, unfinished at stop {u['local']} local and "
-            f"{u['remote']} remote transactions ({u['stops']} stops), "
+            f"{u['remote']} remote transactions ({u['stops']} stops), lines logged {r['logged_errors']}, "
             f"lock holders {r['lock_holders']} {r['holders']} (dumps {r['holder_dumps']}), stuck writes {r['hung_session_writes']}, still failing {o['still_failing']}"
             + "".join(f"; {phase} events {r[phase]['events']}" for phase in ("floor", "rollouts") if r[phase]["events"])
             + "".join(f"; {phase} other failures {r[phase]['other_failures'][:5]}" for phase in ("floor", "rollouts")

@@ -9,7 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT / "tests" / "cluster"), str(ROOT / "bench")]
 
-from holders_watch import holder_timelines, lock_holders, namings, unfinished_at_stop  # noqa: E402
+from holders_watch import holder_timelines, lock_holders, logged_errors, namings, unfinished_at_stop  # noqa: E402
 
 HELD = ("[pod/wildfly-a/wildfly] {stamp} \x1b[0m11:29:15,848 ERROR [org.infinispan] ISPN000299: Unable to acquire "
         "lock after 15 seconds for key SessionMetaDataKey(x) and requestor GlobalTransaction{{id=16463, "
@@ -57,3 +57,14 @@ def test_unfinished_at_stop_adds_up_every_stop_that_logged_it():
              "a pod that is still running\n"]
     assert unfinished_at_stop(texts) == {"stops": 3, "local": 3, "remote": 24}
     assert unfinished_at_stop([]) == {"stops": 0, "local": 0, "remote": 0}
+
+
+def test_logged_errors_counts_the_lines_that_carry_each_code():
+    refused = ("[pod/wildfly-b/wildfly] 2026-12-03T17:02:29.900416931Z Caused by: org.infinispan.commons.CacheException: "
+               "ISPN000482: Cannot create remote transaction GlobalTransaction{id=848, addr=wildfly-a, remote=true}, "
+               "already completed\n")
+    failed = ("[pod/wildfly-a/wildfly] 2026-12-03T17:02:29.902529869Z 17:02:29,900 ERROR "
+              "[org.infinispan.transaction.impl.TransactionCoordinator] ISPN000097: Error while processing a prepare "
+              "in a single-phase transaction\n")
+    assert logged_errors([refused * 2, failed + refused, "nothing\n"]) == {"ISPN000482": 3, "ISPN000097": 1}
+    assert logged_errors([]) == {"ISPN000482": 0, "ISPN000097": 0}
