@@ -125,7 +125,7 @@ REPLICATED = [f"{DIST}:remove()", f"{REPL}:add()", f"{REPL}/component=locking:ad
 """The web-session cache as a replicated cache under the same name (so the container's default),
 with WildFly's other settings for it (no store, complete-timeout back at 60 s). Infinispan sends a
 replicated cache's completion message to every member, a distributed one's only to the owners of
-the keys the transaction wrote and the nodes it locked on."""
+the keys the transaction wrote and the nodes it locked on. Measured worse (README, run 7)."""
 CONFIGS: dict[str, list[str]] = {
     # name: jboss-cli lines added to the rendered batch
     "rendered": [],
