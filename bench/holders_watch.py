@@ -58,7 +58,7 @@ def unfinished_at_stop(texts) -> dict[str, int]:
 
 
 INFINISPAN_ERRORS = {
-    "ISPN000482": "a transaction's command refused as of a completed transaction",
+    "ISPN000482": "a transaction's command refused: the transaction taken for a completed one",
     "ISPN000097": "a one-phase commit that failed (after the answer: the write is lost)",
 }
 

@@ -202,10 +202,10 @@ def setup_roll(cluster: Cluster, patch: list[dict], one_down: bool, recreate: bo
     """Apply ``patch`` and wait for the roll (no load yet). ``one_down``: the old pods still request
     the rendered CPU, so no surge pod fits beside them: this one roll replaces a pod before starting
     its successor (maxUnavailable 1). ``recreate``: the cache changes between distributed and
-    replicated, under the same name, which the pods of one cluster must agree on (rolled one by
+    replicated under the same name, which the pods of one cluster must agree on (rolled one by
     one, the first replicated pod never got ready: the rollout exceeded its progress deadline), so
-    every pod goes before the new ones start. Then
-    the rendered strategy is put back for the measured rollouts."""
+    every pod goes before the new ones start. Then the rendered strategy is put back for the
+    measured rollouts."""
     strategy = cluster.get("deployment", "-n", NAMESPACE, DEPLOYMENT)["spec"]["strategy"]
     if recreate:
         patch = patch + [{"op": "replace", "path": "/spec/strategy", "value": {"type": "Recreate"}}]
