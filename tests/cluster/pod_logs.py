@@ -23,6 +23,14 @@ from kube import Cluster
 LOCK_HELD = re.compile(r"ISPN000299\b.*")
 """Infinispan's lock timeout: a request waited 15 s for a session lock another transaction held."""
 
+SESSION_ERRORS = {
+    "lock timeouts (ISPN000299)": LOCK_HELD,
+    "commands refused as of a completed transaction (ISPN000482)": re.compile(r"ISPN000482\b.*"),
+    "failed commits (ISPN000097)": re.compile(r"ISPN000097\b.*"),
+}
+"""The session-store errors a failed request or a lost write leaves in the pods' logs
+(configure-infinispan.cli says how each one arises)."""
+
 
 @dataclass
 class KeptLogs:
@@ -33,6 +41,11 @@ class KeptLogs:
         """pod (name-uid) -> the log lines matching ``pattern``, for the pods that have any."""
         found = {name: [m.group(0) for m in pattern.finditer(path.read_text(errors="replace"))] for name, path in self.files.items()}
         return {name: hits for name, hits in found.items() if hits}
+
+    def session_errors(self) -> str:
+        """One line: where the logs are, and per pod the count of each of SESSION_ERRORS."""
+        counts = {what: {name: len(hits) for name, hits in self.lines(pattern).items()} for what, pattern in SESSION_ERRORS.items()}
+        return f"pods' logs kept in {self.directory} ({len(self.files)} pods): {counts}"
 
 
 @contextlib.contextmanager

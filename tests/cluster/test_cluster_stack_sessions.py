@@ -62,8 +62,7 @@ def test_rolling_restart_under_load_through_verify_loses_nothing(url: str, clust
         )
     report = json.loads(done.stdout)
     lock_timeouts = logs.lines(LOCK_HELD)
-    print(f"pods' logs kept in {logs.directory} ({len(logs.files)} pods); ISPN000299 lock timeouts: "
-          f"{ {name: len(hits) for name, hits in lock_timeouts.items()} }")
+    print(logs.session_errors())
     events = [e for r in report["regressed_sessions"] for e in r["events"]]
     repeated = [e for e in events if re.search(r"counter went from (\d+) to \1$", e)]
     print({k: report[k] for k in ("total_requests", "failed_requests", "rollout", "pods")}, f"repeated last counter: {len(repeated)}")
@@ -93,7 +92,7 @@ def test_rolling_restart_under_load_through_verify_loses_nothing(url: str, clust
     assert not names_before & {p["metadata"]["name"] for p in live_pods(cluster)}, "the rollout replaced no pod"
 
 
-def test_a_pulumi_up_that_rolls_the_pods_logs_nobody_out(cluster_stack: Deployed, url: str, cluster: Cluster):
+def test_a_pulumi_up_that_rolls_the_pods_logs_nobody_out(cluster_stack: Deployed, url: str, cluster: Cluster, tmp_path):
     """A setting that changes WildFly's jboss-cli script (wildfly.cacheOwners) through `pulumi up`
     while 60 users keep their sessions going: the new ConfigMap (named after its content) is
     created first and the Deployment rolls in place; the provider awaits the rollout. (Under a
@@ -104,7 +103,9 @@ def test_a_pulumi_up_that_rolls_the_pods_logs_nobody_out(cluster_stack: Deployed
     names_before = {p["metadata"]["name"] for p in live_pods(cluster)}
     check = SessionCheck(url, sessions=60, concurrency=60, min_pods=2, timeout=20)
     check.rounds(1)
-    result = load_while(check, lambda: pulumi("up", "--yes"))
+    with kept_logs(cluster, NAMESPACE, WILDFLY, tmp_path / "wildfly-logs") as logs:
+        result = load_while(check, lambda: pulumi("up", "--yes"))
+    print(logs.session_errors())  # shown when the test fails
     assert result.returncode == 0, str(result)
     assert "1 updated" in result.output and "replaced" in result.output, result.output
     pods = live_pods(cluster)
