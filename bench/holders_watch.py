@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kube import Cluster
+from pod_logs import SESSION_ERRORS
 from session_traffic import kubelet_epoch
 from thread_dumps import session_write_stacks, thread_dump
 from sessionstack import wildfly_config as wc
@@ -57,10 +58,8 @@ def unfinished_at_stop(texts) -> dict[str, int]:
     return {"stops": len(found), "local": sum(int(local) for local, _ in found), "remote": sum(int(remote) for _, remote in found)}
 
 
-INFINISPAN_ERRORS = {
-    "ISPN000482": "a transaction's command refused: the transaction taken for a completed one",
-    "ISPN000097": "a one-phase commit that failed (after the answer: the write is lost)",
-}
+INFINISPAN_ERRORS = {code: SESSION_ERRORS[code] for code in ("ISPN000482", "ISPN000097")}
+"""The codes counted beside the lock timeouts (which the bench matches to failed requests)."""
 
 
 def logged_errors(texts) -> dict[str, int]:

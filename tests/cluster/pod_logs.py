@@ -24,11 +24,11 @@ LOCK_HELD = re.compile(r"ISPN000299\b.*")
 """Infinispan's lock timeout: a request waited 15 s for a session lock another transaction held."""
 
 SESSION_ERRORS = {
-    "lock timeouts (ISPN000299)": LOCK_HELD,
-    "commands refused as of a completed transaction (ISPN000482)": re.compile(r"ISPN000482\b.*"),
-    "failed commits (ISPN000097)": re.compile(r"ISPN000097\b.*"),
+    "ISPN000299": "a lock timeout: a request waited 15 s for a session lock another transaction held",
+    "ISPN000482": "a transaction's command refused: the transaction taken for a completed one",
+    "ISPN000097": "a one-phase commit that failed (after the answer: the write is lost)",
 }
-"""The session-store errors a failed request or a lost write leaves in the pods' logs
+"""The Infinispan codes a failed request or a lost write leaves in the pods' logs
 (configure-infinispan.cli says how each one arises)."""
 
 
@@ -43,8 +43,10 @@ class KeptLogs:
         return {name: hits for name, hits in found.items() if hits}
 
     def session_errors(self) -> str:
-        """One line: where the logs are, and per pod the count of each of SESSION_ERRORS."""
-        counts = {what: {name: len(hits) for name, hits in self.lines(pattern).items()} for what, pattern in SESSION_ERRORS.items()}
+        """One line: where the logs are, and per code of SESSION_ERRORS the pods' counts of lines
+        that carry it."""
+        texts = {name: path.read_text(errors="replace").splitlines() for name, path in self.files.items()}
+        counts = {code: {name: n for name, lines in texts.items() if (n := sum(code in line for line in lines))} for code in SESSION_ERRORS}
         return f"pods' logs kept in {self.directory} ({len(self.files)} pods): {counts}"
 
 
