@@ -20,8 +20,8 @@ Routing: ``round-robin`` sends every request to a NodePort of the WildFly Servic
 (tests/cluster/kube.node_port): kube-proxy picks a ready pod per connection, and every request is
 a new connection (SessionClient sends ``Connection: close``), so any request may land on any pod.
 ``affinity`` sends them through the tests' router (tests/cluster/router.py: nginx in the router's
-namespace, cookie affinity, backends re-synced from the EndpointSlices every second by this bench,
-as its controller would), reached by NodePort: a session moves only when its pod leaves.
+namespace, cookie affinity, backends re-synced from the EndpointSlices every second by
+``Router.following``, as its controller would), reached by NodePort: a session moves only when its pod leaves.
 
 Measured per phase: requests, failed requests, and which of them are session-lock timeouts (HTTP
 500 after the full 15 s lock wait while a pod logged ISPN000299 within the request's window: the
@@ -83,7 +83,6 @@ import json
 import shlex
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Iterator
@@ -96,7 +95,7 @@ from deployments import NAMESPACE, router_namespace  # noqa: E402
 from kube import Cluster, node_port  # noqa: E402
 from holders_watch import HoldersWatch, holder_timelines, lock_holders, logged_errors, unfinished_at_stop  # noqa: E402
 from pod_logs import kept_logs  # noqa: E402
-from router import Router, ready_endpoints  # noqa: E402
+from router import Router  # noqa: E402
 from session_traffic import SessionLoad, session_lock_timeouts  # noqa: E402
 from thread_dumps import parked_or_why  # noqa: E402
 from sessionstack.routing_rules import RoutingRules  # noqa: E402
@@ -248,24 +247,10 @@ def routed(cluster: Cluster, routing: str) -> Iterator[str]:
     (persistence,) = [r["sessionPersistence"] for r in route["spec"]["rules"] if "sessionPersistence" in r]
     router = Router(cluster, router_namespace(cluster), RoutingRules.for_cookie(persistence["sessionName"]))
     router.start()
-    stop = threading.Event()
-
-    def follow() -> None:  # what the router's controller does: follow the EndpointSlices
-        while not stop.wait(1.0):
-            try:
-                if ready_endpoints(cluster, "wildfly") != router.backends[1]:
-                    router.sync()
-            except Exception:  # noqa: BLE001 - no ready endpoint for a moment, an API hiccup: next second
-                pass
-
-    follower = threading.Thread(target=follow, daemon=True)
-    follower.start()
     try:
-        with node_port(cluster, router.namespace, "router") as url:
+        with router.following(), node_port(cluster, router.namespace, "router") as url:
             yield url
     finally:
-        stop.set()
-        follower.join(timeout=30)
         router.stop()
 
 

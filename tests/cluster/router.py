@@ -15,8 +15,12 @@ affinity does the same with Lua).
 
 from __future__ import annotations
 
+import contextlib
 import re
+import threading
+import time
 from pathlib import Path
+from typing import Iterator
 
 from deployments import NAMESPACE
 from kube import IMAGES, Cluster, wait_until
@@ -119,6 +123,8 @@ class Router:
     def __init__(self, cluster: Cluster, namespace: str, rules: RoutingRules) -> None:
         self.cluster, self.namespace, self.rules = cluster, namespace, rules
         self.backends: tuple[list[str], list[str]] = ([], [])
+        self.reloads: list[tuple[float, list[str]]] = []
+        """(time.monotonic(), WildFly backends) of every configuration loaded, in order."""
 
     def start(self) -> None:
         labels = {"app.kubernetes.io/name": "sessionstack-test-router"}
@@ -159,7 +165,32 @@ class Router:
                   f" && if [ -e {RUN_DIR}/started ]; then {' '.join(NGINX)} -s reload; else touch {RUN_DIR}/started; fi")
         self.cluster.kubectl("exec", "-i", "-n", self.namespace, "router", "--", "sh", "-c", script, input=conf)
         self.backends = (apache, wildfly)
+        self.reloads.append((time.monotonic(), wildfly))
         return self.backends
+
+    @contextlib.contextmanager
+    def following(self, interval_s: float = 1.0) -> Iterator["Router"]:
+        """While the block runs, what the router's controller does: every ``interval_s`` it reads
+        WildFly's ready endpoints from the EndpointSlices and reloads nginx when they changed. (A
+        controller watches instead; each check here costs a kubectl call, and the reload an exec, so
+        under load a pod can stay listed a few seconds after it left the endpoints.)"""
+        stop = threading.Event()
+
+        def follow() -> None:
+            while not stop.wait(interval_s):
+                try:
+                    if ready_endpoints(self.cluster, "wildfly") != self.backends[1]:
+                        self.sync()
+                except Exception:  # noqa: BLE001 - no ready endpoint for a moment, an API hiccup: next time
+                    pass
+
+        follower = threading.Thread(target=follow, daemon=True)
+        follower.start()
+        try:
+            yield self
+        finally:
+            stop.set()
+            follower.join(timeout=30)
 
     def stop(self) -> None:
         self.cluster.kubectl("delete", "pod,service", "-n", self.namespace, "router", "--wait=false", check=False)
