@@ -34,6 +34,14 @@ def load_while(check: SessionCheck, action: Callable[[], Any], pause: float = 0.
     return outcome.get("result")
 
 
+def counter_events(summary: dict) -> tuple[list[str], list[str]]:
+    """(every counter that went back, those of them that only repeated the last counter) in a
+    Report's to_dict(). A repeated counter is a lost last write: the write a pod had acknowledged
+    and then did not keep (a kill -9 right after the answer, or a commit refused after it)."""
+    events = [e for r in summary["regressed_sessions"] for e in r["events"]]
+    return events, [e for e in events if re.search(r"counter went from (\d+) to \1$", e)]
+
+
 def assert_no_session_lost(report, allow_failed: int = 0, allow_lost_last_write: bool = False) -> dict:
     """No session lost; no counter regression, except (``allow_lost_last_write``) the one a kill -9
     causes: WildFly 39 answers before the write reaches the second owner, so a pod killed right
@@ -41,8 +49,7 @@ def assert_no_session_lost(report, allow_failed: int = 0, allow_lost_last_write:
     summary = report.to_dict()
     facts = {k: summary[k] for k in ("total_requests", "failed_requests")}
     facts["lost"] = len(summary["lost_sessions"])
-    events = [e for r in summary["regressed_sessions"] for e in r["events"]]
-    repeated = [e for e in events if re.search(r"counter went from (\d+) to \1$", e)]
+    events, repeated = counter_events(summary)
     facts["regressed"] = len(events)
     facts["last_write_lost"] = len(repeated)
     print(f"sessions: {report.sessions}, {facts}, pods seen {report.pods}")
@@ -71,8 +78,7 @@ def assert_only_lock_timeouts(summary: dict, lock_timeouts_logged: bool, *, max_
     hung = {e["user"] for e in summary["errors"] if e["error"].startswith(LOCK_WAIT_ERRORS)}
     others = [e for e in summary["errors"] if not e["error"].startswith(LOCK_WAIT_ERRORS)]
     per_session = {user: sum(e["user"] == user for e in summary["errors"]) for user in hung}
-    events = [e for r in summary["regressed_sessions"] for e in r["events"]]
-    repeated = [e for e in events if re.search(r"counter went from (\d+) to \1$", e)]
+    events, repeated = counter_events(summary)
     print(f"failed requests: {summary['failed_requests']} in {len(hung)} sessions {per_session}; repeated last counter: {len(repeated)}")
     assert not summary["lost_sessions"] and not others, json.dumps(summary, indent=1)[:6000]
     assert summary["failed_requests"] <= max_failed and len(hung) <= max_sessions and all(n <= max_per_session for n in per_session.values()), \
