@@ -19,13 +19,13 @@ Beside them, what the logs say of transactions that never finished: :func:`unfin
 from __future__ import annotations
 
 import re
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from kube import Cluster
 from pod_logs import SESSION_ERRORS
+from polling import every
 from session_traffic import kubelet_epoch
 from thread_dumps import session_write_stacks, thread_dump
 from sessionstack import wildfly_config as wc
@@ -94,29 +94,23 @@ class HoldersWatch:
         self.holders: dict[tuple[str, str], Holder] = {}
         self.errors: list[str] = []
         self._dumped = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._polling = every(2.0, self._watch, errors=self.errors, join_s=180)  # a diagnostic: never the run's end
 
     def __enter__(self) -> "HoldersWatch":
-        self._thread.start()
+        self._polling.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join(timeout=180)
+        self._polling.__exit__(*exc)
 
     def report(self) -> list[dict]:
         return [{"transaction": h.transaction, "node": h.node, "pod": h.pod, "dumps": h.dumps,
                  "evicted_at": h.evicted_at} for h in self.holders.values()] + [{"error": e} for e in self.errors[:5]]
 
     def _watch(self) -> None:
-        while not self._stop.wait(2.0):
-            try:
-                named = namings(path.read_text(errors="replace") for path in list(self.kept.files.values()))
-                for key, times in sorted(named.items()):
-                    self._look(self.holders.setdefault(key, Holder(*key)), times)
-            except Exception as exc:  # noqa: BLE001 - a diagnostic: never the run's end
-                self.errors.append(str(exc)[:200])
+        named = namings(path.read_text(errors="replace") for path in list(self.kept.files.values()))
+        for key, times in sorted(named.items()):
+            self._look(self.holders.setdefault(key, Holder(*key)), times)
 
     def _look(self, holder: Holder, times: list[float]) -> None:
         now = time.time()

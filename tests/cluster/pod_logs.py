@@ -13,12 +13,12 @@ from __future__ import annotations
 import contextlib
 import re
 import subprocess
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
 from kube import Cluster
+from polling import every
 
 LOCK_HELD = re.compile(r"ISPN000299\b.*")
 """Infinispan's lock timeout: a request waited 15 s for a session lock another transaction held."""
@@ -55,33 +55,24 @@ def kept_logs(cluster: Cluster, namespace: str, selector: str, directory: Path, 
     directory.mkdir(parents=True, exist_ok=True)
     kept = KeptLogs(directory)
     followers: list[subprocess.Popen] = []
-    stop = threading.Event()
 
     def follow_new_pods() -> None:
-        while not stop.is_set():
-            try:
-                pods = [(p["metadata"]["name"], p["metadata"]["uid"]) for p in cluster.pods(namespace, selector)
-                        if any(s.get("state", {}).get("running") for s in p.get("status", {}).get("containerStatuses", []))]
-            except Exception:  # noqa: BLE001 - an API hiccup only delays the next look
-                pods = []
-            for name, uid in pods:
-                key = f"{name}-{uid[:8]}"
-                if key not in kept.files:
-                    kept.files[key] = directory / f"{key}.log"
-                    with open(kept.files[key], "wb") as out:
-                        followers.append(subprocess.Popen(
-                            [str(cluster.bin_dir / "kubectl"), f"--kubeconfig={cluster.kubeconfig}", "logs", "-f", "--all-containers",
-                             "--prefix", "--timestamps", "-n", namespace, name],
-                            stdout=out, stderr=subprocess.STDOUT))
-            stop.wait(poll_s)
+        for pod in cluster.pods(namespace, selector):
+            if not any(s.get("state", {}).get("running") for s in pod.get("status", {}).get("containerStatuses", [])):
+                continue
+            key = f"{pod['metadata']['name']}-{pod['metadata']['uid'][:8]}"
+            if key not in kept.files:
+                kept.files[key] = directory / f"{key}.log"
+                with open(kept.files[key], "wb") as out:
+                    followers.append(subprocess.Popen(
+                        [str(cluster.bin_dir / "kubectl"), f"--kubeconfig={cluster.kubeconfig}", "logs", "-f", "--all-containers",
+                         "--prefix", "--timestamps", "-n", namespace, pod["metadata"]["name"]],
+                        stdout=out, stderr=subprocess.STDOUT))
 
-    watcher = threading.Thread(target=follow_new_pods, daemon=True)
-    watcher.start()
     try:
-        yield kept
+        with every(poll_s, follow_new_pods):
+            yield kept
     finally:
-        stop.set()
-        watcher.join(timeout=30)
         for follower in followers:
             follower.terminate()
         for follower in followers:

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import re
-import threading
 import time
 from pathlib import Path
 from typing import Iterator
 
 from deployments import NAMESPACE
 from kube import IMAGES, Cluster, wait_until
+from polling import every
 from sessionstack.routing_rules import RoutingRules
 
 
@@ -174,23 +174,13 @@ class Router:
         WildFly's ready endpoints from the EndpointSlices and reloads nginx when they changed. (A
         controller watches instead; each check here costs a kubectl call, and the reload an exec, so
         under load a pod can stay listed a few seconds after it left the endpoints.)"""
-        stop = threading.Event()
-
         def follow() -> None:
-            while not stop.wait(interval_s):
-                try:
-                    if ready_endpoints(self.cluster, "wildfly") != self.backends[1]:
-                        self.sync()
-                except Exception:  # noqa: BLE001 - no ready endpoint for a moment, an API hiccup: next time
-                    pass
+            if ready_endpoints(self.cluster, "wildfly") != self.backends[1]:
+                self.sync()
 
-        follower = threading.Thread(target=follow, daemon=True)
-        follower.start()
-        try:
+        # An exception (no ready endpoint for a moment, an API hiccup) waits for the next look.
+        with every(interval_s, follow):
             yield self
-        finally:
-            stop.set()
-            follower.join(timeout=30)
 
     def stop(self) -> None:
         self.cluster.kubectl("delete", "pod,service", "-n", self.namespace, "router", "--wait=false", check=False)
