@@ -11,12 +11,16 @@ floor from the same run:
                0.25 s, and the pod's own created -> ready (API timestamps, 1 s resolution);
 - formation:   scaled 0 -> 3: scale -> every pod's log shows the JGroups view (or the session
                cache's topology) of all 3 (log timestamps), and the first pod's; the 3 pods' own
-               created -> ready;
+               created -> ready; and for both, the CPU the pods' cgroups had used when ready
+               (bench/cpu_use.py): three boots' CPU over the machine's cores is the least wall
+               time any formation can take here;
 - throughput:  req/s through the NodePort (kube-proxy spreads connections, no affinity) with 1
                pod and with 3 pods, same sessions, workers and duration, no think time, each after
                as long a warm-up; with affinity (each session pinned to one pod by pod IP, from
                inside the node's network namespace); and 3 pods round-robin once more after the
                visibility and affinity runs (JVMs that have served thousands of requests by then);
+               each with the CPU it cost per request answered (bench/cpu_use.py): the serving
+               pods' cgroups and the whole machine's, and how busy the cores were;
 - visibility:  write on pod A then read the same session on pod B, both addressed by pod IP from
                inside the node's network namespace (this script re-executes itself there with
                `python3 -m onenode exec`): the read's latency p50/p99 and stale reads; floors from
@@ -34,8 +38,9 @@ floor from the same run:
 
 Figures are this run's, on this machine (2 cores run the node, the JVMs and the client alike),
 printed with the command; `--json` carries the flat keys visibility_p50_ms, visibility_p99_ms,
-rtt_floor_ms, http_floor_ms, formation_s, boot_floor_s, rps_1pod, rps_3pods_round_robin,
-rps_3pods_affinity, rps_3pods_round_robin_warm. Exit 1 if a session was lost or read stale.
+rtt_floor_ms, http_floor_ms, formation_s, boot_floor_s, formation_cpu_s, boot_floor_cpu_s, rps_1pod, rps_3pods_round_robin,
+rps_3pods_affinity, rps_3pods_round_robin_warm, cpu_ms_per_req_1pod, cpu_ms_per_req_3pods_affinity
+(the whole machine's CPU per request answered). Exit 1 if a session was lost or read stale.
 Run as root, with no node running (it starts and stops its own):
 
     sudo .venv/bin/python bench/wildfly_sessions.py \\
@@ -46,6 +51,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 import threading
@@ -56,8 +62,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "components"), str(ROOT / "tests" / "cluster")]  # own_cluster adds the node's tools
-from floors import http_status_ms, pct, tcp_connect_ms  # noqa: E402  (bench/, the script's own directory)
+from cpu_use import cpu_used, pods_cpu_s  # noqa: E402  (bench/, the script's own directory)
+from floors import http_status_ms, pct, tcp_connect_ms  # noqa: E402
 from own_cluster import deployed_stack, own_node  # noqa: E402
+from onenode.config import CGROUP_ROOT  # noqa: E402
 from session_client import SessionClient  # noqa: E402
 from sessionstack import wildfly_config as wc  # noqa: E402
 
@@ -90,6 +98,10 @@ def live_pods(cluster) -> list[dict]:
 def ready_at(pod: dict) -> float:
     """Epoch time of the pod's Ready condition (API timestamp, 1 s resolution)."""
     return stamp(next(c for c in pod["status"]["conditions"] if c["type"] == "Ready")["lastTransitionTime"])
+
+
+def uids(pods: list[dict]) -> list[str]:
+    return [p["metadata"]["uid"] for p in pods]
 
 
 def created_to_ready(pod: dict) -> float:
@@ -199,10 +211,17 @@ def run_load(targets: list[tuple[str, int]], sessions: int, workers: int, second
     return {**stats, "rps": stats["ok"] / elapsed, "p50_ms": pct(latencies, 50), "p99_ms": pct(latencies, 99)}
 
 
-def throughput(targets: list[tuple[str, int]], args, affinity: bool = False) -> dict:
-    """After a warm-up as long as the measurement (fresh JVMs answer slower)."""
+def throughput(targets: list[tuple[str, int]], pod_uids: list[str], args, affinity: bool = False) -> dict:
+    """After a warm-up as long as the measurement (fresh JVMs answer slower); with the CPU the
+    measurement cost per request answered: the whole machine's (client, node and pods) and the
+    serving pods' (``pod_uids``), and how busy the cores were."""
     run_load(targets, args.sessions, args.workers, args.seconds, affinity)
-    return run_load(targets, args.sessions, args.workers, args.seconds, affinity)
+    with cpu_used(pod_uids, CGROUP_ROOT) as cpu:
+        out = run_load(targets, args.sessions, args.workers, args.seconds, affinity)
+    answered = max(out["ok"], 1)
+    return {**out, "machine_cpu_ms_per_req": cpu["machine_busy_s"] * 1000 / answered,
+            "pods_cpu_ms_per_req": cpu["pods_s"] * 1000 / answered,
+            "cores_busy": cpu["machine_busy_s"] / (cpu["wall_s"] * cpu["cores"])}
 
 
 # ---- inside the node: pod IPs ----------------------------------------------------------------
@@ -256,12 +275,13 @@ def inside(spec: dict) -> dict:
         out["trace"] = traced(ips, spec["trace"])
     if spec["affinity"]:
         load = argparse.Namespace(**spec["load"])
-        out["affinity"] = throughput([(ip, wc.HTTP_PORT) for ip in ips], load, affinity=True)
+        out["affinity"] = throughput([(ip, wc.HTTP_PORT) for ip in ips], spec["uids"], load, affinity=True)
     return out
 
 
-def measure_inside(cluster, ips: list[str], args) -> dict:
-    spec = {"ips": ips, "pairs": args.pairs, "floor_rounds": args.floor_rounds, "affinity": not args.no_affinity, "trace": args.trace,
+def measure_inside(cluster, pods: list[dict], args) -> dict:
+    ips = [p["status"]["podIP"] for p in pods]
+    spec = {"ips": ips, "uids": uids(pods), "pairs": args.pairs, "floor_rounds": args.floor_rounds, "affinity": not args.no_affinity, "trace": args.trace,
             "load": {"sessions": args.sessions, "workers": args.workers, "seconds": args.seconds}}
     done = cluster.in_node(sys.executable, str(Path(__file__).resolve()), "--inside", json.dumps(spec), timeout=1800)
     return json.loads(done.stdout)
@@ -323,8 +343,9 @@ def measure(cluster, node: tuple[str, int], args) -> dict:
     (alone,) = wait_ready(cluster, 1)
     out["boot_floor_s"] = time.time() - sent
     out["boot_floor_created_to_ready_s"] = created_to_ready(alone)
+    out["boot_floor_cpu_s"] = pods_cpu_s(uids([alone]), CGROUP_ROOT)
     log(f"throughput, 1 pod ({out['boot_floor_s']:.1f} s to ready)")
-    out["throughput_1pod"] = throughput([node], args)
+    out["throughput_1pod"] = throughput([node], uids([alone]), args)
     scale_to_zero(cluster)
     log("formation: scale 0 -> 3")
     sent = scale(cluster, 3)
@@ -334,12 +355,13 @@ def measure(cluster, node: tuple[str, int], args) -> dict:
     out["formation_first_view_s"] = min(views.values()) - sent
     out["created_to_ready_s"] = sorted(created_to_ready(p) for p in pods)
     out["ready_together_s"] = max(ready_at(p) for p in pods) - sent
+    out["formation_cpu_s"] = pods_cpu_s(uids(pods), CGROUP_ROOT)
     log(f"throughput, 3 pods round-robin (view of 3 after {out['formation_s']:.1f} s)")
-    out["throughput_3pods_round_robin"] = throughput([node], args)
+    out["throughput_3pods_round_robin"] = throughput([node], uids(pods), args)
     log("inside the node: floors, visibility, affinity")
-    out["inside"] = measure_inside(cluster, [p["status"]["podIP"] for p in pods], args)
+    out["inside"] = measure_inside(cluster, pods, args)
     log("throughput, 3 pods round-robin again (pods warm now)")
-    out["throughput_3pods_round_robin_warm"] = throughput([node], args)
+    out["throughput_3pods_round_robin_warm"] = throughput([node], uids(pods), args)
     out["failover"] = []
     for k in range(args.kills):
         log(f"failover: kill {k + 1}")
@@ -355,6 +377,8 @@ def flat(out: dict) -> dict:
             "rps_3pods_round_robin_warm": out["throughput_3pods_round_robin_warm"]["rps"]}
     if "affinity" in inner:
         keys["rps_3pods_affinity"] = inner["affinity"]["rps"]
+        keys["cpu_ms_per_req_3pods_affinity"] = inner["affinity"]["machine_cpu_ms_per_req"]
+    keys["cpu_ms_per_req_1pod"] = out["throughput_1pod"]["machine_cpu_ms_per_req"]
     return keys
 
 
@@ -371,6 +395,11 @@ def report(out: dict, args) -> None:
           f"{out['formation_first_view_s']:.1f} s; {out['formation_s'] / out['boot_floor_s']:.2f}x one pod's boot alone; "
           f"the 3 pods created -> ready {', '.join(f'{s:.0f}' for s in out['created_to_ready_s'])} s, "
           f"all ready {out['ready_together_s']:.0f} s after the scale)")
+    cores = os.cpu_count()
+    print(f"the boots' CPU (the pods' cgroups when ready): one pod alone {out['boot_floor_cpu_s']:.1f} s of CPU in "
+          f"{out['boot_floor_s']:.1f} s ({out['boot_floor_cpu_s'] / out['boot_floor_s']:.2f} cores busy); the three pods together "
+          f"{out['formation_cpu_s']:.1f} s of CPU, on {cores} cores no less than {out['formation_cpu_s'] / cores:.1f} s of wall time "
+          f"({out['formation_cpu_s'] / cores / out['boot_floor_s']:.2f}x one pod's boot alone)")
     for i, k in enumerate(out["failover"], 1):
         print(f"failover kill {i} ({k['victim']}): failed requests {k['failed']}, kill -> first answer "
               f"{k['first_answer_ms'] or float('nan'):.0f} ms, -> first answer carrying the session on "
@@ -395,7 +424,10 @@ def report(out: dict, args) -> None:
     for name, run in runs:
         print(f"throughput {name}, {args.sessions} sessions / {args.workers} workers / {args.seconds:.0f} s: {run['rps']:.0f} req/s "
               f"({run['rps'] / runs[0][1]['rps']:.2f}x 1 pod; p50 {run['p50_ms']:.1f} ms, p99 {run['p99_ms']:.1f} ms, "
-              f"failed {run['failed']}, lost {run['lost']}, regressions {run['regressions']})")
+              f"failed {run['failed']}, lost {run['lost']}, regressions {run['regressions']}); CPU per request answered: "
+              f"the WildFly pods {run['pods_cpu_ms_per_req']:.2f} ms, the whole machine {run['machine_cpu_ms_per_req']:.2f} ms "
+              f"({run['pods_cpu_ms_per_req'] / runs[0][1]['pods_cpu_ms_per_req']:.2f}x / "
+              f"{run['machine_cpu_ms_per_req'] / runs[0][1]['machine_cpu_ms_per_req']:.2f}x 1 pod's), cores busy {run['cores_busy']:.0%}")
 
 
 def bad(out: dict) -> bool:
@@ -421,7 +453,6 @@ def main() -> int:
     if args.inside:
         print(json.dumps(inside(json.loads(args.inside))))
         return 0
-    import os
     from deployments import NAMESPACE
     from kube import node_port
     out: dict = {"command": " ".join(shlex.quote(a) for a in ["bench/wildfly_sessions.py", *sys.argv[1:]]), "load_before": os.getloadavg()}
