@@ -226,20 +226,25 @@ def throughput(targets: list[tuple[str, int]], pod_uids: list[str], args, affini
 
 # ---- inside the node: pod IPs ----------------------------------------------------------------
 
-def visibility(ips: list[str], pairs: int) -> dict:
+def visibility(ips: list[str], uids: list[str], pairs: int) -> dict:
+    """The pairs, one request at a time, and the CPU a session request cost on average over them
+    (three per pair), the pods' and the machine's."""
     latencies, own, stale = [], [], 0
-    for i in range(pairs):
-        client = SessionClient(f"vis{i}")
-        writer, reader = ips[i % len(ips)], ips[(i + 1) % len(ips)]
-        first = client.get(writer, wc.HTTP_PORT, PATH)
-        write = client.get(writer, wc.HTTP_PORT, PATH)  # the write under test
-        own.append(write.elapsed_ms)
-        read = client.get(reader, wc.HTTP_PORT, PATH)
-        latencies.append(read.elapsed_ms)
-        if read.counter != write.counter + 1 or read.session != first.session:
-            stale += 1
+    with cpu_used(uids, CGROUP_ROOT) as cpu:
+        for i in range(pairs):
+            client = SessionClient(f"vis{i}")
+            writer, reader = ips[i % len(ips)], ips[(i + 1) % len(ips)]
+            first = client.get(writer, wc.HTTP_PORT, PATH)
+            write = client.get(writer, wc.HTTP_PORT, PATH)  # the write under test
+            own.append(write.elapsed_ms)
+            read = client.get(reader, wc.HTTP_PORT, PATH)
+            latencies.append(read.elapsed_ms)
+            if read.counter != write.counter + 1 or read.session != first.session:
+                stale += 1
     return {"pairs": pairs, "p50_ms": pct(latencies, 50), "p99_ms": pct(latencies, 99), "stale": stale,
-            "writer_p50_ms": pct(own, 50), "writer_p99_ms": pct(own, 99)}
+            "writer_p50_ms": pct(own, 50), "writer_p99_ms": pct(own, 99),
+            "pods_cpu_ms_per_request": cpu["pods_s"] * 1000 / (3 * pairs),
+            "machine_cpu_ms_per_request": cpu["machine_busy_s"] * 1000 / (3 * pairs)}
 
 
 def traced(ips: list[str], pairs: int) -> dict:
@@ -267,10 +272,12 @@ def inside(spec: dict) -> dict:
     """What runs in the node's network namespace: floors, visibility, affinity throughput."""
     ips, rounds = spec["ips"], spec["floor_rounds"]
     tcp = [ms for ip in ips for ms in tcp_connect_ms(ip, wc.HTTP_PORT, rounds)]
-    web = [ms for ip in ips for ms in http_status_ms(ip, wc.HTTP_PORT, MISSING, rounds)]
+    with cpu_used(spec["uids"], CGROUP_ROOT) as cpu:
+        web = [ms for ip in ips for ms in http_status_ms(ip, wc.HTTP_PORT, MISSING, rounds)]
     out = {"floors": {"tcp_connect_p50_ms": pct(tcp, 50), "tcp_connect_p99_ms": pct(tcp, 99),
-                      "http_404_p50_ms": pct(web, 50), "http_404_p99_ms": pct(web, 99), "rounds_per_pod": rounds}}
-    out["visibility"] = visibility(ips, spec["pairs"])
+                      "http_404_p50_ms": pct(web, 50), "http_404_p99_ms": pct(web, 99), "rounds_per_pod": rounds,
+                      "http_404_pods_cpu_ms": cpu["pods_s"] * 1000 / len(web)}}
+    out["visibility"] = visibility(ips, spec["uids"], spec["pairs"])
     if spec["trace"]:
         out["trace"] = traced(ips, spec["trace"])
     if spec["affinity"]:
@@ -409,7 +416,9 @@ def report(out: dict, args) -> None:
     print(f"replication visibility (write on A, read on B by pod IP; {v['pairs']} pairs): p50 {v['p50_ms']:.1f} ms "
           f"({v['p50_ms'] / f['tcp_connect_p50_ms']:.0f}x the TCP floor, {v['p50_ms'] / f['http_404_p50_ms']:.1f}x the HTTP floor, "
           f"{v['p50_ms'] / v['writer_p50_ms']:.1f}x the write on A), p99 {v['p99_ms']:.1f} ms, stale reads {v['stale']}; "
-          f"the write itself on A: p50 {v['writer_p50_ms']:.1f} ms")
+          f"the write itself on A: p50 {v['writer_p50_ms']:.1f} ms; CPU per session request in these pairs (one at a time): "
+          f"the pods {v['pods_cpu_ms_per_request']:.2f} ms, the whole machine {v['machine_cpu_ms_per_request']:.2f} ms; "
+          f"per plain 404: the pods {f['http_404_pods_cpu_ms']:.2f} ms")
     trace = inner.get("trace", {})
     for kind, where in (("write", "the write on A"), ("read", "the read on B")) if trace else ():
         r = trace[kind]
