@@ -26,7 +26,8 @@ floor from the same run:
                `python3 -m onenode exec`): the read's latency p50/p99 and stale reads; floors from
                the same place: the TCP round trip to a pod (connect to its HTTP port: SYN/SYN-ACK),
                a plain HTTP request to the same WildFly (a 404 inside the demo context, no session),
-               and the writer pod's own answer to the write;
+               and the writer pod's own answer to the write; and the pods' CPU per request of the
+               pairs' session requests and of the plain 404s (bench/cpu_use.py);
 - trace:       `--trace` more such pairs with the JGroups messages between the pods captured in
                the node's namespace (bench/jgroups_trace.py): per request, messages, round trips
                the serving pod waited on, and the time before, during and after them (medians);
