@@ -7,7 +7,10 @@ explanation: a configuration that costs more CPU per request cannot serve more o
 
 - the machine: busy time from /proc/stat (every field but idle and iowait), over all cores;
 - a pod: its cgroup's CPU usage (cgroup v1 ``cpuacct.usage``, v2 ``cpu.stat`` usage_usec), found
-  by the pod's UID below the node's cgroup root (tools/cluster: the kubelet's ``--cgroup-root``).
+  by the pod's UID below the node's cgroup root (tools/cluster: the kubelet's ``--cgroup-root``);
+- the JIT: the CPU of the pods' JVM compiler threads (HotSpot names them ``C1 CompilerThreadN``
+  and ``C2 CompilerThreadN``, cut to 15 characters in /proc/PID/task/TID/stat), so that a figure
+  taken while the JVMs still compile says how much of it was compiling.
 """
 
 from __future__ import annotations
@@ -50,15 +53,43 @@ def pods_cpu_s(pod_uids: list[str], cgroup_root: str) -> float:
     return sum(cgroup_cpu_s(pod_cgroup(uid, cgroup_root)) for uid in pod_uids)
 
 
+def thread_cpu(stat: str) -> tuple[str, float]:
+    """(name, CPU seconds) of a thread from the text of /proc/PID/task/TID/stat."""
+    name = stat[stat.index("(") + 1:stat.rindex(")")]
+    fields = stat[stat.rindex(")") + 2:].split()
+    return name, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def is_jit(thread_name: str) -> bool:
+    return thread_name.startswith(("C1 CompilerThre", "C2 CompilerThre"))
+
+
+def pods_jit_s(pod_uids: list[str], cgroup_root: str) -> float:
+    """The CPU seconds the pods' JIT compiler threads have used, together (threads that ended
+    are not counted: HotSpot keeps its compiler threads for the JVM's life, unless it is told to
+    shrink them)."""
+    total = 0.0
+    for uid in pod_uids:
+        for procs in pod_cgroup(uid, cgroup_root).rglob("cgroup.procs"):
+            for pid in procs.read_text().split():
+                for task in Path(f"/proc/{pid}/task").glob("*/stat"):
+                    with contextlib.suppress(OSError):  # a thread that ended meanwhile
+                        name, cpu = thread_cpu(task.read_text())
+                        total += cpu if is_jit(name) else 0.0
+    return total
+
+
 @contextlib.contextmanager
 def cpu_used(pod_uids: list[str], cgroup_root: str) -> Iterator[dict]:
     """While the block runs: fills the yielded dict, at its end, with wall_s, machine_busy_s
-    (all cores), cores, and pods_s (the pods' CPU together)."""
-    def sample() -> tuple[float, float, float]:
-        return time.monotonic(), busy_s(Path("/proc/stat").read_text()), pods_cpu_s(pod_uids, cgroup_root)
+    (all cores), cores, pods_s (the pods' CPU together) and jit_s (their JIT compilers' part)."""
+    def sample() -> tuple[float, float, float, float]:
+        return (time.monotonic(), busy_s(Path("/proc/stat").read_text()), pods_cpu_s(pod_uids, cgroup_root),
+                pods_jit_s(pod_uids, cgroup_root))
 
     out: dict = {}
     start = sample()
     yield out
     end = sample()
-    out.update(wall_s=end[0] - start[0], machine_busy_s=end[1] - start[1], pods_s=end[2] - start[2], cores=os.cpu_count())
+    out.update(wall_s=end[0] - start[0], machine_busy_s=end[1] - start[1], pods_s=end[2] - start[2], jit_s=end[3] - start[3],
+               cores=os.cpu_count())

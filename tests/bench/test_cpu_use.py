@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-from cpu_use import busy_s, cgroup_cpu_s, cpu_used, pod_cgroup  # noqa: E402
+from cpu_use import busy_s, cgroup_cpu_s, cpu_used, is_jit, pod_cgroup, thread_cpu  # noqa: E402
 
 HZ = os.sysconf("SC_CLK_TCK")
 
@@ -35,5 +35,12 @@ def test_a_pod_is_found_by_uid_in_either_cgroup_layout(tmp_path):
 
 def test_with_no_pod_the_machine_is_measured_over_the_block():
     with cpu_used([], "/sessionstack-node") as cpu:
-        sum(i * i for i in range(2_000_000))  # some CPU of this process's own
+        sum(i * i for i in range(300_000))  # some CPU of this process's own
     assert cpu["pods_s"] == 0 and cpu["wall_s"] > 0 and 0 < cpu["machine_busy_s"] <= cpu["wall_s"] * cpu["cores"] * 1.05
+
+
+def test_a_threads_cpu_and_whether_it_is_the_jit():
+    stat = f"4242 (C2 CompilerThre) S 1 1 1 0 -1 4194368 0 0 0 0 {3 * HZ} {HZ} 0 0 20 0 30 0 100 0 0\n"
+    assert thread_cpu(stat) == ("C2 CompilerThre", 4.0)
+    assert is_jit("C1 CompilerThre") and not is_jit("default task-12")
+    assert thread_cpu(f"7 (a (b) c) R 1 {' '.join(['0'] * 9)} {HZ} 0 0")[0] == "a (b) c"  # a name with parentheses
