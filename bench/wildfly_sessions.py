@@ -23,10 +23,9 @@ floor from the same run:
                pods' cgroups and the whole machine's, and how busy the cores were;
 - visibility:  write on pod A then read the same session on pod B, both addressed by pod IP from
                inside the node's network namespace (this script re-executes itself there with
-               `python3 -m onenode exec`), after `--warmup-pairs` such pairs not counted (on fresh
-               JVMs the JIT compilers take most of the 2 cores for thousands of requests: the p50
-               went from 18 to 4.6 ms over ten rounds of 300 pairs, 2026-12-04): the read's
-               latency p50/p99 and stale reads; floors from
+               `python3 -m onenode exec`), after `--warmup-rounds` rounds of as many pairs, each
+               reported and not counted (on fresh JVMs the JIT compilers take most of the 2 cores
+               for thousands of requests): the read's latency p50/p99 and stale reads; floors from
                the same place: the TCP round trip to a pod (connect to its HTTP port: SYN/SYN-ACK),
                a plain HTTP request to the same WildFly (a 404 inside the demo context, no session),
                and the writer pod's own answer to the write; and the pods' CPU per request of the
@@ -48,7 +47,7 @@ rps_3pods_affinity, rps_3pods_round_robin_warm, cpu_ms_per_req_1pod, cpu_ms_per_
 Run as root, with no node running (it starts and stops its own):
 
     sudo .venv/bin/python bench/wildfly_sessions.py \\
-        [--kills 2] [--pairs 300] [--warmup-pairs 3000] [--trace 100] [--seconds 15] [--sessions 50] [--workers 8] [--json]
+        [--kills 2] [--pairs 300] [--warmup-rounds 10] [--trace 100] [--seconds 15] [--sessions 50] [--workers 8] [--json]
 """
 
 from __future__ import annotations
@@ -281,8 +280,7 @@ def inside(spec: dict) -> dict:
     out = {"floors": {"tcp_connect_p50_ms": pct(tcp, 50), "tcp_connect_p99_ms": pct(tcp, 99),
                       "http_404_p50_ms": pct(web, 50), "http_404_p99_ms": pct(web, 99), "rounds_per_pod": rounds,
                       "http_404_pods_cpu_ms": cpu["pods_s"] * 1000 / len(web)}}
-    if spec["warmup_pairs"]:
-        out["visibility_warmup"] = visibility(ips, spec["uids"], spec["warmup_pairs"])
+    out["visibility_warmup"] = [visibility(ips, spec["uids"], spec["pairs"]) for _ in range(spec["warmup_rounds"])]
     out["visibility"] = visibility(ips, spec["uids"], spec["pairs"])
     if spec["trace"]:
         out["trace"] = traced(ips, spec["trace"])
@@ -294,7 +292,7 @@ def inside(spec: dict) -> dict:
 
 def measure_inside(cluster, pods: list[dict], args) -> dict:
     ips = [p["status"]["podIP"] for p in pods]
-    spec = {"ips": ips, "uids": uids(pods), "pairs": args.pairs, "warmup_pairs": args.warmup_pairs, "floor_rounds": args.floor_rounds, "affinity": not args.no_affinity, "trace": args.trace,
+    spec = {"ips": ips, "uids": uids(pods), "pairs": args.pairs, "warmup_rounds": args.warmup_rounds, "floor_rounds": args.floor_rounds, "affinity": not args.no_affinity, "trace": args.trace,
             "load": {"sessions": args.sessions, "workers": args.workers, "seconds": args.seconds}}
     done = cluster.in_node(sys.executable, str(Path(__file__).resolve()), "--inside", json.dumps(spec), timeout=1800)
     return json.loads(done.stdout)
@@ -425,11 +423,10 @@ def report(out: dict, args) -> None:
           f"the write itself on A: p50 {v['writer_p50_ms']:.1f} ms; CPU per session request in these pairs (one at a time): "
           f"the pods {v['pods_cpu_ms_per_request']:.2f} ms (their JIT compilers {v['pods_jit_ms_per_request']:.2f}), the whole machine {v['machine_cpu_ms_per_request']:.2f} ms; "
           f"per plain 404: the pods {f['http_404_pods_cpu_ms']:.2f} ms")
-    if "visibility_warmup" in inner:
-        w = inner["visibility_warmup"]
-        print(f"  after a warm-up of {w['pairs']} such pairs, not counted above (p50 {w['p50_ms']:.1f} ms, p99 {w['p99_ms']:.1f} ms, "
+    for i, w in enumerate(inner["visibility_warmup"], 1):
+        print(f"  warm-up round {i} of {len(inner['visibility_warmup'])} before it, not counted: p50 {w['p50_ms']:.1f} ms, p99 {w['p99_ms']:.1f} ms, "
               f"stale {w['stale']}; CPU per session request: the pods {w['pods_cpu_ms_per_request']:.2f} ms, their JIT compilers "
-              f"{w['pods_jit_ms_per_request']:.2f} ms)")
+              f"{w['pods_jit_ms_per_request']:.2f} ms")
     trace = inner.get("trace", {})
     for kind, where in (("write", "the write on A"), ("read", "the read on B")) if trace else ():
         r = trace[kind]
@@ -453,7 +450,7 @@ def report(out: dict, args) -> None:
 def bad(out: dict) -> bool:
     runs = [out["throughput_1pod"], out["throughput_3pods_round_robin"], out["throughput_3pods_round_robin_warm"],
             out["inside"].get("affinity", {})]
-    stale = out["inside"]["visibility"]["stale"] + out["inside"].get("visibility_warmup", {}).get("stale", 0)
+    stale = out["inside"]["visibility"]["stale"] + sum(w["stale"] for w in out["inside"]["visibility_warmup"])
     return bool(stale or any(r.get("lost") or r.get("regressions") for r in runs) or any(not k["session_intact"] for k in out["failover"]))
 
 
@@ -461,8 +458,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--kills", type=int, default=2)
     parser.add_argument("--pairs", type=int, default=300, help="visibility write/read pairs")
-    parser.add_argument("--warmup-pairs", type=int, default=3000,
-                        help="visibility pairs first, not counted: the JVMs' JIT compilers still take most of the CPU before")
+    parser.add_argument("--warmup-rounds", type=int, default=10,
+                        help="rounds of --pairs visibility pairs first, each reported, not counted: the JVMs' JIT compilers take most of the CPU before")
     parser.add_argument("--seconds", type=float, default=15.0, help="each throughput run (and its warm-up)")
     parser.add_argument("--sessions", type=int, default=50)
     parser.add_argument("--workers", type=int, default=8)
