@@ -306,8 +306,10 @@ def failover(cluster, node: tuple[str, int]) -> dict:
     from kube import wait_until
     host, port = node
     client = SessionClient("bench-failover")
-    for _ in range(6):
-        last = client.get(host, port, PATH)
+    answers = [client.get(host, port, PATH) for _ in range(6)]
+    last = answers[-1]
+    if last.status != 200 or not last.pod:
+        raise RuntimeError(f"no pod to kill: the session's answers before the kill were {[(a.status, a.pod) for a in answers]}")
     time.sleep(1.0)  # think time after the last answer (a write just acknowledged may not be on the second owner yet)
     victim = cluster.get("pod", "-n", NAMESPACE, last.pod)
     container = victim["status"]["containerStatuses"][0]["containerID"].split("://", 1)[1]
@@ -376,7 +378,10 @@ def measure(cluster, node: tuple[str, int], args) -> dict:
     out["failover"] = []
     for k in range(args.kills):
         log(f"failover: kill {k + 1}")
-        out["failover"].append(failover(cluster, node))
+        try:
+            out["failover"].append(failover(cluster, node))
+        except Exception as exc:  # noqa: BLE001 - reported (and the run fails), the figures so far kept
+            out["failover"].append({"error": str(exc)[:500]})
     return out
 
 
@@ -412,6 +417,9 @@ def report(out: dict, args) -> None:
           f"{out['formation_cpu_s']:.1f} s of CPU, on {cores} cores no less than {out['formation_cpu_s'] / cores:.1f} s of wall time "
           f"({out['formation_cpu_s'] / cores / out['boot_floor_s']:.2f}x one pod's boot alone)")
     for i, k in enumerate(out["failover"], 1):
+        if "error" in k:
+            print(f"failover kill {i}: {k['error']}")
+            continue
         print(f"failover kill {i} ({k['victim']}): failed requests {k['failed']}, kill -> first answer "
               f"{k['first_answer_ms'] or float('nan'):.0f} ms, -> first answer carrying the session on "
               f"{k['first_carried_on_ms'] or float('nan'):.0f} ms, "
@@ -451,7 +459,7 @@ def bad(out: dict) -> bool:
     runs = [out["throughput_1pod"], out["throughput_3pods_round_robin"], out["throughput_3pods_round_robin_warm"],
             out["inside"].get("affinity", {})]
     stale = out["inside"]["visibility"]["stale"] + sum(w["stale"] for w in out["inside"]["visibility_warmup"])
-    return bool(stale or any(r.get("lost") or r.get("regressions") for r in runs) or any(not k["session_intact"] for k in out["failover"]))
+    return bool(stale or any(r.get("lost") or r.get("regressions") for r in runs) or any(not k.get("session_intact") for k in out["failover"]))
 
 
 def main() -> int:
