@@ -41,9 +41,9 @@ floor from the same run:
 
 Figures are this run's, on this machine (2 cores run the node, the JVMs and the client alike),
 printed with the command; `--json` carries the flat keys visibility_p50_ms, visibility_p99_ms,
-rtt_floor_ms, http_floor_ms, formation_s, boot_floor_s, formation_cpu_s, boot_floor_cpu_s, rps_1pod, rps_3pods_round_robin,
-rps_3pods_affinity, rps_3pods_round_robin_warm, cpu_ms_per_req_1pod, cpu_ms_per_req_3pods_affinity
-(the whole machine's CPU per request answered). Exit 1 if a session was lost or read stale.
+rtt_floor_ms, http_floor_ms, formation_s, boot_floor_s, formation_cpu_s, boot_floor_cpu_s,
+rps_1pod, rps_3pods_round_robin, rps_3pods_affinity, rps_3pods_round_robin_warm, cpu_ms_per_req_1pod
+and cpu_ms_per_req_3pods_affinity (the whole machine's CPU per request answered). Exit 1 if a session was lost or read stale.
 Run as root, with no node running (it starts and stops its own):
 
     sudo .venv/bin/python bench/wildfly_sessions.py \\
@@ -246,7 +246,8 @@ def visibility(ips: list[str], uids: list[str], pairs: int) -> dict:
                 stale += 1
     return {"pairs": pairs, "p50_ms": pct(latencies, 50), "p99_ms": pct(latencies, 99), "stale": stale,
             "writer_p50_ms": pct(own, 50), "writer_p99_ms": pct(own, 99),
-            "pods_cpu_ms_per_request": cpu["pods_s"] * 1000 / (3 * pairs), "pods_jit_ms_per_request": cpu["jit_s"] * 1000 / (3 * pairs),
+            "pods_cpu_ms_per_request": cpu["pods_s"] * 1000 / (3 * pairs),
+            "pods_jit_ms_per_request": cpu["jit_s"] * 1000 / (3 * pairs),
             "machine_cpu_ms_per_request": cpu["machine_busy_s"] * 1000 / (3 * pairs)}
 
 
@@ -292,7 +293,8 @@ def inside(spec: dict) -> dict:
 
 def measure_inside(cluster, pods: list[dict], args) -> dict:
     ips = [p["status"]["podIP"] for p in pods]
-    spec = {"ips": ips, "uids": uids(pods), "pairs": args.pairs, "warmup_rounds": args.warmup_rounds, "floor_rounds": args.floor_rounds, "affinity": not args.no_affinity, "trace": args.trace,
+    spec = {"ips": ips, "uids": uids(pods), "pairs": args.pairs, "warmup_rounds": args.warmup_rounds,
+            "floor_rounds": args.floor_rounds, "affinity": not args.no_affinity, "trace": args.trace,
             "load": {"sessions": args.sessions, "workers": args.workers, "seconds": args.seconds}}
     done = cluster.in_node(sys.executable, str(Path(__file__).resolve()), "--inside", json.dumps(spec), timeout=1800)
     return json.loads(done.stdout)
@@ -429,10 +431,12 @@ def report(out: dict, args) -> None:
           f"({v['p50_ms'] / f['tcp_connect_p50_ms']:.0f}x the TCP floor, {v['p50_ms'] / f['http_404_p50_ms']:.1f}x the HTTP floor, "
           f"{v['p50_ms'] / v['writer_p50_ms']:.1f}x the write on A), p99 {v['p99_ms']:.1f} ms, stale reads {v['stale']}; "
           f"the write itself on A: p50 {v['writer_p50_ms']:.1f} ms; CPU per session request in these pairs (one at a time): "
-          f"the pods {v['pods_cpu_ms_per_request']:.2f} ms (their JIT compilers {v['pods_jit_ms_per_request']:.2f}), the whole machine {v['machine_cpu_ms_per_request']:.2f} ms; "
+          f"the pods {v['pods_cpu_ms_per_request']:.2f} ms (their JIT compilers {v['pods_jit_ms_per_request']:.2f}), "
+          f"the whole machine {v['machine_cpu_ms_per_request']:.2f} ms; "
           f"per plain 404: the pods {f['http_404_pods_cpu_ms']:.2f} ms")
     for i, w in enumerate(inner["visibility_warmup"], 1):
-        print(f"  warm-up round {i} of {len(inner['visibility_warmup'])} before it, not counted: p50 {w['p50_ms']:.1f} ms, p99 {w['p99_ms']:.1f} ms, "
+        print(f"  warm-up round {i} of {len(inner['visibility_warmup'])} before it, not counted: "
+              f"p50 {w['p50_ms']:.1f} ms, p99 {w['p99_ms']:.1f} ms, "
               f"stale {w['stale']}; CPU per session request: the pods {w['pods_cpu_ms_per_request']:.2f} ms, their JIT compilers "
               f"{w['pods_jit_ms_per_request']:.2f} ms")
     trace = inner.get("trace", {})
@@ -450,7 +454,8 @@ def report(out: dict, args) -> None:
         print(f"throughput {name}, {args.sessions} sessions / {args.workers} workers / {args.seconds:.0f} s: {run['rps']:.0f} req/s "
               f"({run['rps'] / runs[0][1]['rps']:.2f}x 1 pod; p50 {run['p50_ms']:.1f} ms, p99 {run['p99_ms']:.1f} ms, "
               f"failed {run['failed']}, lost {run['lost']}, regressions {run['regressions']}); CPU per request answered: "
-              f"the WildFly pods {run['pods_cpu_ms_per_req']:.2f} ms (their JIT compilers {run['pods_jit_ms_per_req']:.2f}), the whole machine {run['machine_cpu_ms_per_req']:.2f} ms "
+              f"the WildFly pods {run['pods_cpu_ms_per_req']:.2f} ms (their JIT compilers {run['pods_jit_ms_per_req']:.2f}), "
+              f"the whole machine {run['machine_cpu_ms_per_req']:.2f} ms "
               f"({run['pods_cpu_ms_per_req'] / runs[0][1]['pods_cpu_ms_per_req']:.2f}x / "
               f"{run['machine_cpu_ms_per_req'] / runs[0][1]['machine_cpu_ms_per_req']:.2f}x 1 pod's), cores busy {run['cores_busy']:.0%}")
 
@@ -459,7 +464,8 @@ def bad(out: dict) -> bool:
     runs = [out["throughput_1pod"], out["throughput_3pods_round_robin"], out["throughput_3pods_round_robin_warm"],
             out["inside"].get("affinity", {})]
     stale = out["inside"]["visibility"]["stale"] + sum(w["stale"] for w in out["inside"]["visibility_warmup"])
-    return bool(stale or any(r.get("lost") or r.get("regressions") for r in runs) or any(not k.get("session_intact") for k in out["failover"]))
+    return bool(stale or any(r.get("lost") or r.get("regressions") for r in runs)
+                or any(not k.get("session_intact") for k in out["failover"]))
 
 
 def main() -> int:
@@ -467,7 +473,8 @@ def main() -> int:
     parser.add_argument("--kills", type=int, default=2)
     parser.add_argument("--pairs", type=int, default=300, help="visibility write/read pairs")
     parser.add_argument("--warmup-rounds", type=int, default=10,
-                        help="rounds of --pairs visibility pairs first, each reported, not counted: the JVMs' JIT compilers take most of the CPU before")
+                        help="rounds of --pairs visibility pairs first, each reported, not counted "
+                             "(on fresh JVMs the JIT compilers take most of the CPU)")
     parser.add_argument("--seconds", type=float, default=15.0, help="each throughput run (and its warm-up)")
     parser.add_argument("--sessions", type=int, default=50)
     parser.add_argument("--workers", type=int, default=8)
