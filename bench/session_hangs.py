@@ -91,7 +91,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "cluster"), str(ROOT / "bench")]
 
 from own_cluster import deployed_stack, own_node  # noqa: E402
-from deployments import NAMESPACE, router_namespace  # noqa: E402
+from deployments import NAMESPACE, WILDFLY, router_namespace  # noqa: E402
 from kube import Cluster, node_port  # noqa: E402
 from holders_watch import HoldersWatch, holder_timelines, lock_holders, logged_errors, unfinished_at_stop  # noqa: E402
 from pod_logs import kept_logs  # noqa: E402
@@ -102,7 +102,6 @@ from sessionstack.routing_rules import RoutingRules  # noqa: E402
 
 REPLICAS = 3
 SETTINGS = {"wildfly.replicas": str(REPLICAS), "wildfly.maxReplicas": str(REPLICAS)}
-WILDFLY = "app.kubernetes.io/name=wildfly"
 DEPLOYMENT = "wildfly"
 ROLLOUT_TIMEOUT_S = 900
 CPU_REQUEST = "250m"

@@ -11,6 +11,8 @@ from kube import Cluster
 
 STACK = "cluster"
 NAMESPACE = "sessionstack"
+WILDFLY = "app.kubernetes.io/name=wildfly"
+"""The label selector of the stack's WildFly pods."""
 """The namespace of config/Pulumi.cluster.yaml: one deployment of it at a time."""
 
 _LIVE: list["Deployed"] = []

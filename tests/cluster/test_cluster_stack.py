@@ -19,11 +19,9 @@ import zipfile
 
 from sessionstack import wildfly_config as wc
 
-from deployments import NAMESPACE, Deployed, router_namespace
+from deployments import NAMESPACE, WILDFLY, Deployed, router_namespace
 from kube import IMAGES, TOOLBOX, Cluster, is_ready, node_port, pod, restarts, restricted_container, run_to_completion, verify, wait_until
 from wildfly_log import kube_ping_failures, last_view, node_name
-
-WILDFLY = "app.kubernetes.io/name=wildfly"
 
 
 def wildfly_pods(cluster: Cluster) -> list[dict]:

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from sessionstack import wildfly_config as wc
 
-from deployments import NAMESPACE, Deployed, router_namespace
+from deployments import NAMESPACE, WILDFLY, Deployed, router_namespace
 from kube import Cluster, is_terminating
 from policy_probe import from_container, from_node, from_pod
 
-WILDFLY = "app.kubernetes.io/name=wildfly"
 APACHE = "app.kubernetes.io/name=apache"
 
 

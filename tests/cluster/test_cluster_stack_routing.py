@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from deployments import NAMESPACE, Deployed, router_namespace
+from deployments import NAMESPACE, WILDFLY, Deployed, router_namespace
 from kube import Cluster, node_port, wait_until
 from pod_logs import LOCK_HELD, kept_logs
 from router import Router, ready_endpoints
@@ -28,7 +28,6 @@ from session_client import SessionClient
 from session_load import assert_only_lock_timeouts, load_while
 from verify.check import SessionCheck
 
-WILDFLY = "app.kubernetes.io/name=wildfly"
 
 @pytest.fixture(scope="module")
 def routed(cluster_stack: Deployed, cluster: Cluster):

@@ -18,14 +18,12 @@ import sys
 
 import pytest
 
-from deployments import NAMESPACE, Deployed
+from deployments import NAMESPACE, WILDFLY, Deployed
 from kube import ROOT, Cluster, is_ready, node_port, wait_until
 from pod_logs import LOCK_HELD, kept_logs
 from session_load import assert_no_session_lost, assert_only_lock_timeouts, load_while
 from thread_dumps import parked_or_why
 from verify.check import SessionCheck
-
-WILDFLY = "app.kubernetes.io/name=wildfly"
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,7 @@ import pytest
 
 from sessionstack import wildfly_config as wc
 
-from deployments import destroy_every_stack
+from deployments import WILDFLY, destroy_every_stack
 from kube import Cluster, is_ready, wait_until
 from offline import mockrun
 from wildfly_log import kube_ping_failures, last_view, node_name
@@ -82,7 +82,6 @@ def with_wildcard_bind(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
 WORKING = "dns-ping"
 """The case expected to form one view: judged as soon as it has (the others wait SETTLE_S)."""
 CHANGES = {"dns-ping": lambda o: o, "kube-ping-default-sa": with_default_service_account, "jgroups-wildcard": with_wildcard_bind}
-WILDFLY = "app.kubernetes.io/name=wildfly"
 
 
 SETTLE_S = 30

@@ -23,7 +23,7 @@ from typing import Iterator
 
 import pytest
 
-from deployments import NAMESPACE, Deployed, deploy, destroy_every_stack, destroy_if_left
+from deployments import NAMESPACE, WILDFLY, Deployed, deploy, destroy_every_stack, destroy_if_left
 from kube import ROOT, Cluster, is_ready, node_port, restarts, wait_until
 from redis_resp import RedisError, Resp
 from redis_set import REDIS, SETTINGS, container_id, redis_cli
@@ -32,7 +32,6 @@ from verify.check import SessionCheck
 
 MAXMEMORY_MB = 16
 SESSIONS = 20
-WILDFLY = "app.kubernetes.io/name=wildfly"
 KEYS = "sessionstack:session:sessions:*"
 """Where Spring Session keeps the demo's sessions (one hash per session id)."""
 
